@@ -1,0 +1,67 @@
+# Provable In-Context Learning -- build and test commands.
+#   make book [PROFILE=quick|paper]   execute every chapter with papermill, build the book into _build/html
+#   make test                         unit tests, nbval on every chapter, .py/.ipynb pairing check
+#   make clean                        remove build output and executed chapters
+PROFILE ?= quick
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+MATHJAX := _vendor/mathjax/tex-chtml.js
+CHAPTERS := $(sort $(wildcard notebooks/[0-9]*.py))
+EXECUTED := $(patsubst notebooks/%.py,book/%.ipynb,$(CHAPTERS))
+# No progress bars in executed outputs; a deterministic hash seed; fewer threads fight over two cores.
+export TQDM_DISABLE := 1
+export PYTHONHASHSEED := 0
+
+.PHONY: book test env clean lint chapters sync FORCE
+.DELETE_ON_ERROR:
+
+book: $(STAMP) $(MATHJAX) chapters
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# A chapter is re-executed when its notebook, the package or the profile changed.
+PKG_SOURCES := $(wildcard icl_utils/*.py)
+PROFILE_STAMP := book/.profile
+chapters: $(EXECUTED)
+
+$(PROFILE_STAMP): FORCE
+	@echo $(PROFILE) | cmp -s - $@ || echo $(PROFILE) > $@
+
+book/%.ipynb: notebooks/%.ipynb $(PKG_SOURCES) $(PROFILE_STAMP) | $(STAMP)
+	@echo "== executing $* (profile $(PROFILE))"
+	$(BIN)/papermill --log-level WARNING -k python3 -p profile $(PROFILE) $< $@
+
+FORCE:
+
+env: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+$(MATHJAX):
+	rm -rf _vendor/mathjax _vendor/package && mkdir -p _vendor
+	cd _vendor && npm pack --silent mathjax@3 >/dev/null && tar xzf mathjax-3*.tgz && mv package/es5 mathjax && rm -rf package mathjax-3*.tgz
+	test -f $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check icl_utils tests notebooks benchmarks
+	$(BIN)/ruff format --check icl_utils tests notebooks benchmarks
+
+clean:
+	rm -rf _build book/*.ipynb $(PROFILE_STAMP) .pytest_cache
+
+# After editing a chapter's .py: re-pair it and store fresh quick-profile outputs for nbval.
+sync: $(STAMP)
+	@for py in $(CHAPTERS); do \
+	  $(BIN)/jupytext --quiet --sync $$py && \
+	  $(BIN)/python -c "import sys, nbformat, nbclient; p = sys.argv[1]; nb = nbformat.read(p, 4); \
+	nbclient.NotebookClient(nb, kernel_name='python3', timeout=1800, resources={'metadata': {'path': 'notebooks'}}).execute(); \
+	nbformat.write(nb, p)" $${py%.py}.ipynb || exit 1; \
+	done

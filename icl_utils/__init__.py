@@ -1,0 +1,51 @@
+"""icl_utils: the small PyTorch package behind *Provable In-Context Learning*.
+
+One concern per module (see STYLE.md):
+
+* :mod:`icl_utils.config` -- validated parameters and the quick / paper profiles;
+* :mod:`icl_utils.data` -- Part I prompt generators (IDR/IDI, tasks, prompts, OOD);
+* :mod:`icl_utils.model` -- the Eq. 7 transformer, fast and literal forms;
+* :mod:`icl_utils.training` -- one SGD trainer over an ensemble of models;
+* :mod:`icl_utils.probes` -- error, attention and W_O W_V measurements;
+* :mod:`icl_utils.experiments` -- one entry point per experiment kind;
+* :mod:`icl_utils.plotting` -- the book's theme and theory overlays.
+
+Chapters import it as ``import icl_utils as icl``.
+"""
+
+import random
+
+import numpy as np
+import torch
+
+from . import claims, config, data, experiments, model, plotting, probes, training
+from .config import ICLConfig, get_profile
+from .training import get_device, train_ensemble
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "claims",
+    "config",
+    "data",
+    "experiments",
+    "model",
+    "plotting",
+    "probes",
+    "training",
+    "ICLConfig",
+    "get_profile",
+    "get_device",
+    "train_ensemble",
+    "set_seed",
+    "__version__",
+]
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's, NumPy's and PyTorch's global generators (the package itself
+    draws from explicit per-seed generators, see :func:`icl_utils.data.make_generator`)."""
+    config.check_int("seed", seed, 0, allowed="integers >= 0")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,47 @@
+"""The claims cell of a chapter: a theorem's checkable statements, each with its
+measured value and a printed verdict (STYLE.md, "A chapter", item 5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Claim", "Claims"]
+
+
+@dataclass
+class Claim:
+    theorem: str
+    statement: str
+    measured: str
+    holds: bool
+    required: bool = True
+
+    @property
+    def verdict(self) -> str:
+        return "yes" if self.holds else "no"
+
+
+@dataclass
+class Claims:
+    """Collects claims; :meth:`report` prints them and fails if a required one does not hold.
+
+    ``required=False`` marks a statement the chapter reports without relying on
+    it (for instance a measured exponent that the text discusses either way).
+    """
+
+    items: list = field(default_factory=list)
+
+    def check(self, theorem: str, statement: str, measured: str, holds, required: bool = True) -> Claim:
+        c = Claim(theorem, statement, measured, bool(holds), required)
+        self.items.append(c)
+        return c
+
+    def report(self) -> None:
+        for c in self.items:
+            tag = "" if c.required else " (reported, not required)"
+            print(f"[{c.theorem}] {c.statement}: {c.verdict}{tag}\n    measured: {c.measured}")
+        failed = [c for c in self.items if c.required and not c.holds]
+        if failed:
+            raise AssertionError(
+                "claims that the chapter's text relies on do not hold: " + "; ".join(c.statement for c in failed)
+            )

@@ -1,0 +1,278 @@
+"""Validated parameters and the chapters' ``quick`` / ``paper`` profiles.
+
+Every experiment in the book is described by one frozen :class:`ICLConfig`
+(Part I of SPEC.md, Eqs. 6-8 of [LWLCC24]).  Construction validates every
+field, so a bad parameter raises a :class:`ValueError` naming the parameter,
+its value and the allowed range *before* any training starts.
+
+The papers publish no dimensions, widths, learning rates, batch sizes or
+iteration counts; the defaults below are the measured starting point of
+SPEC.md (M1 = 6, M2 = 12, d_X = 20, d_Y = 4, kappa = 0.5, m = 40, l = 20,
+alpha = 0.6, B = 128, learning rate 10).  Chapter 1 explains each choice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+
+__all__ = [
+    "ICLConfig",
+    "InDomainProfile",
+    "PROFILE_NAMES",
+    "get_profile",
+    "check_int",
+    "check_float",
+]
+
+PROFILE_NAMES = ("quick", "paper")
+
+
+def _fail(name, value, allowed):
+    raise ValueError(f"parameter {name!r} = {value!r} is invalid: allowed {allowed}")
+
+
+def check_int(name, value, lo=None, hi=None, allowed=None):
+    """Validate an integer parameter (bools and floats are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(
+            f"parameter {name!r} = {value!r} has type {type(value).__name__}: allowed an integer"
+            + (f" in {allowed}" if allowed else "")
+        )
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        _fail(name, value, allowed or f"integers in [{lo}, {hi if hi is not None else 'inf'})")
+    return value
+
+
+def check_float(name, value, lo=None, hi=None, lo_open=False, hi_open=False, allowed=None):
+    """Validate a real parameter: finite, and inside the given (half-)open range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(
+            f"parameter {name!r} = {value!r} has type {type(value).__name__}: allowed a real number"
+            + (f" in {allowed}" if allowed else "")
+        )
+    value = float(value)
+    rng = allowed or (
+        ("(" if lo_open else "[")
+        + f"{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}"
+        + (")" if hi_open or hi is None else "]")
+    )
+    if not math.isfinite(value):
+        _fail(name, value, f"a finite number in {rng}")
+    if lo is not None and (value < lo or (lo_open and value == lo)):
+        _fail(name, value, rng)
+    if hi is not None and (value > hi or (hi_open and value == hi)):
+        _fail(name, value, rng)
+    return value
+
+
+@dataclass(frozen=True)
+class ICLConfig:
+    """One training run of the Eq. 7 transformer on Part I prompts (SPEC.md, Part I).
+
+    Data (Eq. 6): ``M1`` orthonormal IDR patterns and ``M2`` IDI patterns in
+    R^``d_X``, inputs ``mu_j + kappa * nu_k`` (+ ``noise_std`` Gaussian noise),
+    label embedding ``+-q`` in R^``d_Y``, prompts of ``l_tr`` context examples
+    of which a fraction ``alpha`` carry the task's patterns.  Training tasks
+    are a fraction ``task_fraction`` of all M1 (M1 - 1) tasks (rounded up to a
+    uniform cover, see :func:`icl_utils.data.split_tasks`).
+
+    Model (Eq. 7): ``m`` ReLU neurons, ``a`` fixed at +-1/m, W_Q = W_K = W_V =
+    ``qkv_init`` * I, W_O ~ N(0, ``o_init_std``^2).
+
+    Training (Eq. 8): hinge loss, SGD with learning rate ``lr``, batch ``B``,
+    ``T`` iterations.  Testing uses fraction ``alpha_test`` (the papers'
+    alpha') and length ``l_ts`` on ``n_eval`` fixed prompts, measured every
+    ``record_every`` iterations.  ``seed`` fixes the patterns, the task split,
+    the initialization and every prompt.
+    """
+
+    seed: int = 0
+    M1: int = 6
+    M2: int = 12
+    d_X: int = 20
+    d_Y: int = 4
+    kappa: float = 0.5
+    noise_std: float = 0.0
+    m: int = 40
+    qkv_init: float = 0.3
+    o_init_std: float = 0.01
+    alpha: float = 0.6
+    l_tr: int = 20
+    task_fraction: float = 0.5
+    B: int = 128
+    T: int = 600
+    lr: float = 10.0
+    alpha_test: float = 0.6
+    l_ts: int = 20
+    n_eval: int = 1000
+    record_every: int = 20
+
+    def __post_init__(self):
+        check_int("seed", self.seed, 0, allowed="integers >= 0")
+        check_int("M1", self.M1, 2, allowed="integers >= 2 (a task needs two IDR patterns)")
+        check_int("M2", self.M2, 1, allowed="integers >= 1")
+        check_int("d_Y", self.d_Y, 1, allowed="integers >= 1")
+        check_int("d_X", self.d_X, self.M1 + self.M2, allowed=f"integers >= M1 + M2 = {self.M1 + self.M2}")
+        check_float("kappa", self.kappa, 0.0, 1.0, hi_open=True)
+        check_float("noise_std", self.noise_std, 0.0)
+        check_int("m", self.m, 2, allowed="even integers >= 2 (half the neurons have a_i = +1/m, half -1/m)")
+        if self.m % 2:
+            _fail("m", self.m, "even integers >= 2 (half the neurons have a_i = +1/m, half -1/m)")
+        check_float("qkv_init", self.qkv_init, 0.0)
+        check_float("o_init_std", self.o_init_std, 0.0)
+        for name in ("alpha", "alpha_test"):
+            v = check_float(name, getattr(self, name), 0.0, 1.0, lo_open=True)
+            if self.M1 == 2 and v < 1.0:
+                _fail(name, v, "1.0 when M1 = 2 (there is no third pattern to draw)")
+        check_int("l_tr", self.l_tr, 1, allowed="integers >= 1")
+        check_int("l_ts", self.l_ts, 1, allowed="integers >= 1")
+        check_float("task_fraction", self.task_fraction, 0.0, 1.0, lo_open=True)
+        check_int("B", self.B, 1, allowed="integers >= 1")
+        check_int("T", self.T, 1, allowed="integers >= 1")
+        check_float("lr", self.lr, 0.0, lo_open=True)
+        check_int("n_eval", self.n_eval, 1, allowed="integers >= 1")
+        check_int("record_every", self.record_every, 1, allowed="integers >= 1")
+
+    @property
+    def d(self) -> int:
+        """Column height of a prompt, d_X + d_Y."""
+        return self.d_X + self.d_Y
+
+    def replace(self, **changes) -> ICLConfig:
+        """A copy with some fields changed (and validated)."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ValueError(f"unknown ICLConfig parameter(s) {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _tuple_of(name, values, check):
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"parameter {name!r} = {values!r} is invalid: allowed a non-empty list")
+    values = tuple(values)
+    if not values:
+        raise ValueError(f"parameter {name!r} = {values!r} is invalid: allowed a non-empty list")
+    for v in values:
+        check(name, v)
+    return values
+
+
+@dataclass(frozen=True)
+class InDomainProfile:
+    """Parameters of chapter 1 (Theorem 1, Propositions 1-2).
+
+    ``base`` is the reference run; ``n_seeds`` independent seeds are trained
+    for every point of every sweep.  Sweeps: the task fraction
+    (``fractions``), the training prompt length (``lengths`` x
+    ``alphas_length``, trained ``T_length`` steps and tested at length
+    ``l_ts_length``) and the iterations needed to reach ``target_error`` on
+    unseen tasks (``alphas_speed``, at most ``T_speed`` steps, measured every
+    ``record_every_speed`` steps).
+    """
+
+    name: str
+    base: ICLConfig
+    n_seeds: int
+    fractions: tuple = (0.2, 0.4, 0.6, 0.8)
+    alphas_length: tuple = (0.2, 0.4, 0.8)
+    lengths: tuple = (1, 2, 3, 5, 8, 12, 20)
+    T_length: int = 300
+    l_ts_length: int = 40
+    alphas_speed: tuple = (0.3, 0.4, 0.6, 0.8, 1.0)
+    target_error: float = 0.05
+    T_speed: int = 1500
+    record_every_speed: int = 5
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.base, ICLConfig):
+            raise ValueError(f"parameter 'base' = {self.base!r} is invalid: allowed an ICLConfig")
+        check_int("n_seeds", self.n_seeds, 1, allowed="integers >= 1")
+        frac = lambda n, v: check_float(n, v, 0.0, 1.0, lo_open=True)  # noqa: E731
+        alpha = frac
+        length = lambda n, v: check_int(n, v, 1, allowed="integers >= 1")  # noqa: E731
+        object.__setattr__(self, "fractions", _tuple_of("fractions", self.fractions, frac))
+        object.__setattr__(self, "alphas_length", _tuple_of("alphas_length", self.alphas_length, alpha))
+        object.__setattr__(self, "lengths", _tuple_of("lengths", self.lengths, length))
+        object.__setattr__(self, "alphas_speed", _tuple_of("alphas_speed", self.alphas_speed, alpha))
+        check_int("T_length", self.T_length, 1, allowed="integers >= 1")
+        check_int("l_ts_length", self.l_ts_length, 1, allowed="integers >= 1")
+        check_float("target_error", self.target_error, 0.0, 0.5, lo_open=True, hi_open=True)
+        check_int("T_speed", self.T_speed, 1, allowed="integers >= 1")
+        check_int("record_every_speed", self.record_every_speed, 1, allowed="integers >= 1")
+
+    @property
+    def seeds(self) -> tuple:
+        return tuple(range(self.n_seeds))
+
+
+_IN_DOMAIN = {
+    "quick": dict(
+        base=ICLConfig(T=400, n_eval=1000, record_every=10),
+        n_seeds=3,
+        fractions=(0.2, 0.4, 0.6, 0.8),
+        alphas_length=(0.2, 0.4, 0.8),
+        lengths=(1, 2, 3, 5, 8, 13, 20),
+        T_length=400,
+        l_ts_length=40,
+        alphas_speed=(0.3, 0.4, 0.5, 0.6, 0.8, 1.0),
+        target_error=0.05,
+        T_speed=400,
+        record_every_speed=5,
+    ),
+    "paper": dict(
+        base=ICLConfig(T=1500, n_eval=4000, record_every=5),
+        n_seeds=10,
+        fractions=(0.2, 0.4, 0.6, 0.8),
+        alphas_length=(0.1, 0.2, 0.4, 0.8),
+        lengths=(1, 2, 3, 4, 5, 7, 10, 13, 16, 20, 25, 30),
+        T_length=1000,
+        l_ts_length=60,
+        alphas_speed=(0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+        target_error=0.02,
+        T_speed=1500,
+        record_every_speed=2,
+    ),
+}
+
+_PROFILES = {"01_in_domain": (InDomainProfile, _IN_DOMAIN)}
+
+
+def get_profile(chapter: str, profile: str = "quick", **overrides):
+    """The validated parameter profile of a chapter.
+
+    ``profile`` is ``"quick"`` (the default: a chapter runs in about a minute
+    on two CPU cores) or ``"paper"`` (more seeds, longer training, finer
+    sweeps).  ``overrides`` replace single fields; ``None`` values are ignored
+    so that a notebook's parameters cell can pass its optional overrides
+    straight through.  Fields of the base :class:`ICLConfig` may be overridden
+    by name too (e.g. ``lr=5.0``).
+    """
+    if chapter not in _PROFILES:
+        raise ValueError(f"parameter 'chapter' = {chapter!r} is invalid: allowed one of {sorted(_PROFILES)}")
+    if profile not in PROFILE_NAMES:
+        raise ValueError(f"parameter 'profile' = {profile!r} is invalid: allowed one of {list(PROFILE_NAMES)}")
+    cls, table = _PROFILES[chapter]
+    values = dict(table[profile])
+    base_fields = {f.name for f in fields(ICLConfig)}
+    own_fields = {f.name for f in fields(cls)}
+    base_changes = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in own_fields and key != "name":
+            values[key] = value
+        elif key in base_fields:
+            base_changes[key] = value
+        else:
+            raise ValueError(
+                f"parameter {key!r} is unknown for chapter {chapter!r}: allowed {sorted((own_fields | base_fields) - {'name', 'extra', 'base'})}"
+            )
+    if base_changes:
+        values["base"] = values["base"].replace(**base_changes)
+    return cls(name=profile, **values)

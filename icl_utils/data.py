@@ -1,0 +1,278 @@
+"""Prompt generators for Part I of SPEC.md (binary classification, [LWLCC24]).
+
+A prompt (Eq. 6) is stored in two forms:
+
+* as *indices* (:class:`PromptIndices`): for every column the relevant pattern,
+  the irrelevant pattern and the label; cheap to draw, and what the probes
+  need to know which context columns share the query's pattern;
+* as *embeddings* (:func:`embed`): the (l + 1) columns p_i = [x_i; y_i] stacked
+  as rows of a tensor of shape (..., l + 1, d_X + d_Y), query last with y = 0.
+
+In-domain and out-of-domain data share both forms: an out-of-domain
+:class:`World` simply has other pattern tables (ODR patterns built from IDR
+patterns with coefficient sum S1, ODI patterns in the IDI span), see
+:func:`make_ood_world`.  Chapter 1 explains the in-domain data, chapter 2 the
+out-of-domain data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .config import check_float, check_int
+
+__all__ = [
+    "World",
+    "PromptIndices",
+    "make_generator",
+    "make_world",
+    "make_ood_world",
+    "all_tasks",
+    "split_tasks",
+    "sample_prompt_indices",
+    "embed",
+]
+
+# Independent random streams derived from one seed (numpy's SeedSequence).
+STREAMS = {"world": 0, "split": 1, "init": 2, "train": 3, "eval": 4, "ood": 5, "probe": 6}
+
+
+def make_generator(seed: int, stream: str | int = 0) -> torch.Generator:
+    """A CPU ``torch.Generator`` for one named random stream of a seed.
+
+    Streams (``"world"``, ``"split"``, ``"init"``, ``"train"``, ``"eval"``, ...)
+    are statistically independent and do not depend on each other's use, so
+    a model's data is the same whether it is trained alone or in an ensemble.
+    """
+    key = STREAMS[stream] if isinstance(stream, str) else int(stream)
+    state = np.random.SeedSequence([int(seed), key]).generate_state(2, dtype=np.uint64)
+    return torch.Generator().manual_seed(int(state[0] % (2**63 - 1)))
+
+
+@dataclass(frozen=True)
+class World:
+    """The pattern tables of one data model (SPEC.md Part I, "Data").
+
+    ``mu`` (M1, d_X): relevant patterns as rows (IDR in-domain, ODR out of
+    domain); ``nu`` (M2, d_X): irrelevant patterns (IDI / ODI); ``q`` (d_Y,):
+    the unit label embedding; ``kappa``: the weight of the irrelevant pattern.
+    """
+
+    mu: torch.Tensor
+    nu: torch.Tensor
+    q: torch.Tensor
+    kappa: float
+
+    @property
+    def M1(self) -> int:
+        return self.mu.shape[0]
+
+    @property
+    def M2(self) -> int:
+        return self.nu.shape[0]
+
+    @property
+    def d_X(self) -> int:
+        return self.mu.shape[1]
+
+    @property
+    def d_Y(self) -> int:
+        return self.q.shape[0]
+
+    @property
+    def mu_bar(self) -> torch.Tensor:
+        """The average relevant pattern (Proposition 2's target direction)."""
+        return self.mu.mean(0)
+
+
+def make_world(M1: int, M2: int, d_X: int, d_Y: int, kappa: float, generator: torch.Generator) -> World:
+    """Random orthonormal IDR patterns mu_1..mu_M1 and IDI patterns nu_1..nu_M2.
+
+    All M1 + M2 patterns are rows of one random orthogonal matrix (QR of a
+    Gaussian matrix), so IDR patterns are orthonormal, IDI patterns are
+    orthonormal, and every IDR pattern is orthogonal to every IDI pattern.
+    The d_X - M1 - M2 remaining directions carry only optional noise.  The
+    label embedding q is a uniformly random unit vector of R^d_Y.
+    """
+    check_int("M1", M1, 2, allowed="integers >= 2")
+    check_int("M2", M2, 1, allowed="integers >= 1")
+    check_int("d_X", d_X, M1 + M2, allowed=f"integers >= M1 + M2 = {M1 + M2}")
+    check_int("d_Y", d_Y, 1, allowed="integers >= 1")
+    check_float("kappa", kappa, 0.0, 1.0, hi_open=True)
+    g = torch.randn(d_X, d_X, generator=generator, dtype=torch.float64)
+    Q, R = torch.linalg.qr(g)
+    Q = Q * torch.sign(torch.diagonal(R))
+    basis = Q.T  # rows orthonormal
+    q = torch.randn(d_Y, generator=generator, dtype=torch.float64)
+    q = q / q.norm()
+    return World(
+        mu=basis[:M1].float().contiguous(),
+        nu=basis[M1 : M1 + M2].float().contiguous(),
+        q=q.float(),
+        kappa=float(kappa),
+    )
+
+
+def make_ood_world(
+    world: World,
+    S1: float,
+    group_size: int = 2,
+    M2_ood: int | None = None,
+    kappa_ood: float | None = None,
+    generator: torch.Generator | None = None,
+) -> World:
+    """Out-of-domain patterns (Theorem 2 of [LWLCC24], SPEC.md Part I).
+
+    ODR pattern j is ``mu'_j = sum_i c_ji mu_i`` with ``c_ji = S1 / group_size``
+    on its own group of ``group_size`` IDR patterns (groups are disjoint, so
+    distinct ODR patterns stay distinguishable by attention and are
+    orthogonal) and 0 elsewhere: every row of coefficients sums to ``S1``.
+    There are ``M1 // group_size`` ODR patterns.
+
+    ODI patterns are ``M2_ood`` (default M2) orthonormal vectors in the span
+    of the IDI patterns: a random rotation of that span.  ``kappa_ood``
+    defaults to the in-domain kappa.
+    """
+    S1 = check_float("S1", S1, 0.0, lo_open=True, allowed="finite numbers > 0")
+    check_int("group_size", group_size, 1, world.M1 // 2, allowed=f"integers in [1, M1 // 2 = {world.M1 // 2}]")
+    M1_ood = world.M1 // group_size
+    M2_ood = world.M2 if M2_ood is None else M2_ood
+    check_int("M2_ood", M2_ood, 1, world.M2, allowed=f"integers in [1, M2 = {world.M2}]")
+    kappa_ood = world.kappa if kappa_ood is None else check_float("kappa_ood", kappa_ood, 0.0, 1.0, hi_open=True)
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    C = torch.zeros(M1_ood, world.M1)
+    for j in range(M1_ood):
+        C[j, j * group_size : (j + 1) * group_size] = S1 / group_size
+    g = torch.randn(world.M2, world.M2, generator=generator, dtype=torch.float64)
+    Qr, R = torch.linalg.qr(g)
+    Qr = (Qr * torch.sign(torch.diagonal(R))).float()
+    return World(mu=C @ world.mu, nu=Qr[:M2_ood] @ world.nu, q=world.q.clone(), kappa=float(kappa_ood))
+
+
+def all_tasks(M1: int) -> torch.Tensor:
+    """All M1 (M1 - 1) tasks (a, b), a != b, as a (|T|, 2) long tensor."""
+    check_int("M1", M1, 2, allowed="integers >= 2")
+    return torch.tensor([(a, b) for a in range(M1) for b in range(M1) if a != b], dtype=torch.long)
+
+
+def split_tasks(M1: int, task_fraction: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training tasks T_tr and unseen tasks (Theorem 1, condition 1).
+
+    T_tr must cover every IDR pattern and both labels uniformly: each pattern
+    is the "+1" pattern a of the same number r of training tasks and the
+    "-1" pattern b of r training tasks.  We take r random shifts s of
+    {1, ..., M1 - 1} and the tasks (i, i + s mod M1) for every i, so
+    |T_tr| = r M1 and |T_tr| / |T| = r / (M1 - 1).  r is the smallest
+    integer with r / (M1 - 1) >= ``task_fraction``.  Returns
+    ``(train_tasks, unseen_tasks)``; the second is empty when r = M1 - 1.
+    """
+    check_int("M1", M1, 2, allowed="integers >= 2")
+    check_float("task_fraction", task_fraction, 0.0, 1.0, lo_open=True)
+    r = max(1, math.ceil(task_fraction * (M1 - 1) - 1e-9))
+    shifts = (torch.randperm(M1 - 1, generator=generator)[:r] + 1).tolist()
+    train = {(i, (i + s) % M1) for s in shifts for i in range(M1)}
+    everything = [tuple(t) for t in all_tasks(M1).tolist()]
+    tr = torch.tensor(sorted(train), dtype=torch.long)
+    rest = [t for t in everything if t not in train]
+    unseen = torch.tensor(rest, dtype=torch.long).reshape(-1, 2)
+    return tr, unseen
+
+
+@dataclass
+class PromptIndices:
+    """A batch of prompts as indices, columns last-is-query.
+
+    ``pattern`` (n, l + 1): index of each column's relevant pattern;
+    ``irrelevant`` (n, l + 1): index of its irrelevant pattern; ``label``
+    (n, l + 1) float +-1: the context labels and, in the last column, the
+    query's label z (which is *not* embedded: the query's y is 0).
+    """
+
+    pattern: torch.Tensor
+    irrelevant: torch.Tensor
+    label: torch.Tensor
+
+    @property
+    def z(self) -> torch.Tensor:
+        return self.label[..., -1]
+
+    def to(self, device) -> PromptIndices:
+        return PromptIndices(self.pattern.to(device), self.irrelevant.to(device), self.label.to(device))
+
+    def __getitem__(self, idx) -> PromptIndices:
+        return PromptIndices(self.pattern[idx], self.irrelevant[idx], self.label[idx])
+
+    @staticmethod
+    def stack(items) -> PromptIndices:
+        items = list(items)
+        return PromptIndices(
+            torch.stack([i.pattern for i in items]),
+            torch.stack([i.irrelevant for i in items]),
+            torch.stack([i.label for i in items]),
+        )
+
+
+def sample_prompt_indices(
+    tasks: torch.Tensor, alpha: float, l: int, n: int, M1: int, M2: int, generator: torch.Generator
+) -> PromptIndices:
+    """Draw ``n`` prompts of ``l`` context examples (Eq. 6, SPEC.md Part I).
+
+    Each prompt draws a task (a, b) uniformly from ``tasks``.  Each context
+    example has pattern a with probability alpha/2 (label +1), b with
+    probability alpha/2 (label -1), otherwise a uniformly drawn other pattern
+    with a fair random label.  The query has pattern a or b (1/2 each) and
+    label z = f(x_query).  Irrelevant patterns are uniform over the M2.
+    """
+    check_float("alpha", alpha, 0.0, 1.0, lo_open=True)
+    check_int("l", l, 1, allowed="integers >= 1")
+    check_int("n", n, 1, allowed="integers >= 1")
+    if tasks.ndim != 2 or tasks.shape[1] != 2 or tasks.shape[0] == 0:
+        raise ValueError(f"parameter 'tasks' has shape {tuple(tasks.shape)}: allowed a non-empty (n_tasks, 2) tensor")
+    if M1 == 2 and alpha < 1:
+        raise ValueError(f"parameter 'alpha' = {alpha} is invalid: allowed 1.0 when M1 = 2")
+    g = generator
+    t = torch.randint(tasks.shape[0], (n,), generator=g)
+    a = tasks[t, 0][:, None]
+    b = tasks[t, 1][:, None]
+    u = torch.rand(n, l, generator=g)
+    if M1 > 2:
+        r = torch.randint(M1 - 2, (n, l), generator=g)
+        lo, hi = torch.minimum(a, b), torch.maximum(a, b)
+        other = r + (r >= lo)
+        other = other + (other >= hi)
+    else:
+        other = a.expand(n, l)  # unreachable: alpha == 1
+    ctx = torch.where(u < alpha / 2, a, torch.where(u < alpha, b, other))
+    coin = torch.randint(2, (n, l), generator=g).float() * 2 - 1
+    ctx_label = torch.where(ctx == a, 1.0, torch.where(ctx == b, -1.0, coin))
+    which = torch.randint(2, (n, 1), generator=g)
+    q_pat = torch.where(which == 1, a, b)
+    z = which.float() * 2 - 1
+    irr = torch.randint(M2, (n, l + 1), generator=g)
+    return PromptIndices(
+        pattern=torch.cat([ctx, q_pat], 1),
+        irrelevant=irr,
+        label=torch.cat([ctx_label, z], 1),
+    )
+
+
+def embed(mu, nu, q, kappa, idx: PromptIndices, noise: torch.Tensor | None = None) -> torch.Tensor:
+    """Columns p_i = [x_i; y_i] of Eq. 6, stacked as rows: shape (E, n, l + 1, d_X + d_Y).
+
+    ``mu`` (E, M1, d_X), ``nu`` (E, M2, d_X), ``q`` (E, d_Y), ``kappa`` (E,)
+    hold one world per ensemble member; ``idx`` has index tensors of shape
+    (E, n, l + 1).  x_i = mu[pattern_i] + kappa nu[irrelevant_i] (+ noise),
+    y_i = label_i q, and the query's y is 0.
+    """
+    E = mu.shape[0]
+    e = torch.arange(E, device=mu.device).view(E, 1, 1)
+    x = mu[e, idx.pattern] + kappa.view(E, 1, 1, 1) * nu[e, idx.irrelevant]
+    if noise is not None:
+        x = x + noise
+    y = idx.label[..., None] * q.view(E, 1, 1, -1)
+    y = torch.cat([y[..., :-1, :], torch.zeros_like(y[..., -1:, :])], dim=-2)
+    return torch.cat([x, y], dim=-1)

@@ -1,0 +1,128 @@
+"""The one-layer transformer of Eq. 7 ([LWLCC24]), for an ensemble of E models at once.
+
+    F(Psi; P) = a^T ReLU( W_O sum_{i=1}^{l+1} W_V p_i attn_i ),
+    attn_i    = softmax_i( (W_K p_i)^T W_Q p_query ).
+
+Every weight carries a leading ensemble axis E: ``W_Q``, ``W_K``, ``W_V``
+(E, d, d), ``W_O`` (E, m, d), ``a`` (E, m).  Prompts are tensors of shape
+(E, n, l + 1, d) whose rows are the columns p_i of Eq. 6, query last.
+
+:func:`forward` is the fast form: the scores only need the vector
+W_K^T W_Q p_query, and the value path only needs W_V applied to the
+attention-weighted column sum_i attn_i p_i, so no prompt column is ever
+projected by W_K or W_V.  :func:`forward_literal` computes Eq. 7 as written
+(every column projected by W_K and W_V); the tests prove both are the same
+function with the same gradients.  Chapter 1 explains the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+__all__ = ["Params", "init_params", "forward", "forward_literal", "attention", "hinge_loss"]
+
+
+@dataclass
+class Params:
+    """Weights of an ensemble of Eq. 7 models (a is fixed, not trained)."""
+
+    W_Q: torch.Tensor
+    W_K: torch.Tensor
+    W_V: torch.Tensor
+    W_O: torch.Tensor
+    a: torch.Tensor
+
+    TRAINED = ("W_Q", "W_K", "W_V", "W_O")
+
+    @property
+    def E(self) -> int:
+        return self.W_O.shape[0]
+
+    @property
+    def m(self) -> int:
+        return self.W_O.shape[1]
+
+    def trained(self):
+        return [getattr(self, n) for n in self.TRAINED]
+
+    def select(self, index) -> Params:
+        """Members ``index`` (an int, slice or index list) as a smaller ensemble."""
+        if isinstance(index, int):
+            index = [index]
+        return Params(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def detach(self) -> Params:
+        return Params(**{f.name: getattr(self, f.name).detach().clone() for f in fields(self)})
+
+    def to(self, device) -> Params:
+        return Params(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+
+    def state(self) -> dict:
+        """Plain CPU tensors by name (for saving)."""
+        return {f.name: getattr(self, f.name).detach().cpu() for f in fields(self)}
+
+    @staticmethod
+    def cat(items) -> Params:
+        items = list(items)
+        return Params(**{f.name: torch.cat([getattr(p, f.name) for p in items]) for f in fields(Params)})
+
+
+def init_params(d: int, m: int, qkv_init: float, o_init_std: float, generators, device=None) -> Params:
+    """Initialization of SPEC.md Part I: W_Q = W_K = W_V = qkv_init * I,
+    W_O ~ N(0, o_init_std^2) (one generator per member), a = (+1/m, ..., -1/m)
+    (first half +1/m, second half -1/m)."""
+    E = len(generators)
+    eye = torch.eye(d).expand(E, d, d)
+    W_O = torch.stack([torch.randn(m, d, generator=g) for g in generators]) * o_init_std
+    a = torch.cat([torch.full((m // 2,), 1.0 / m), torch.full((m - m // 2,), -1.0 / m)])
+    p = Params(
+        W_Q=(qkv_init * eye).clone(),
+        W_K=(qkv_init * eye).clone(),
+        W_V=(qkv_init * eye).clone(),
+        W_O=W_O,
+        a=a.expand(E, m).clone(),
+    )
+    return p.to(device) if device is not None else p
+
+
+def attention(params: Params, P: torch.Tensor) -> torch.Tensor:
+    """attn_i of Eq. 7, shape (E, n, l + 1), via v = W_K^T W_Q p_query."""
+    pq = P[..., -1, :]  # (E, n, d)
+    u = torch.einsum("eij,enj->eni", params.W_Q, pq)  # W_Q p_query
+    v = torch.einsum("eij,eni->enj", params.W_K, u)  # W_K^T W_Q p_query
+    scores = torch.einsum("enld,end->enl", P, v)
+    return torch.softmax(scores, dim=-1)
+
+
+def forward(params: Params, P: torch.Tensor, return_attention: bool = False):
+    """Eq. 7, fast form.  ``P`` (E, n, l + 1, d) -> outputs (E, n)."""
+    attn = attention(params, P)
+    pbar = torch.einsum("enl,enld->end", attn, P)  # sum_i attn_i p_i
+    WOV = torch.bmm(params.W_O, params.W_V)  # (E, m, d)
+    h = torch.einsum("end,emd->enm", pbar, WOV)
+    out = torch.einsum("enm,em->en", torch.relu(h), params.a)
+    return (out, attn) if return_attention else out
+
+
+def forward_literal(params: Params, P: torch.Tensor) -> torch.Tensor:
+    """Eq. 7 exactly as written: every column p_i is projected by W_K and W_V.
+
+    The reference the fast form is tested against, and the "plain research
+    script" the benchmark compares with.
+    """
+    cols = P.transpose(-1, -2)  # (E, n, d, l+1): the prompt matrix of Eq. 6
+    K = params.W_K[:, None] @ cols  # W_K p_i for every column
+    V = params.W_V[:, None] @ cols  # W_V p_i for every column
+    Qq = params.W_Q[:, None] @ cols[..., -1:]  # W_Q p_query, (E, n, d, 1)
+    scores = (K * Qq).sum(-2)  # (W_K p_i)^T W_Q p_query
+    attn = torch.softmax(scores, dim=-1)
+    head = (V * attn[..., None, :]).sum(-1)  # sum_i W_V p_i attn_i
+    h = (params.W_O[:, None] @ head[..., None]).squeeze(-1)  # (E, n, m)
+    return (torch.relu(h) * params.a[:, None, :]).sum(-1)
+
+
+def hinge_loss(out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Eq. 8's per-prompt loss max(0, 1 - z F), averaged over prompts: shape (E,)."""
+    return torch.clamp(1.0 - z * out, min=0.0).mean(-1)

@@ -1,0 +1,84 @@
+"""One seaborn theme for the whole book and helpers that draw the theory on a figure."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+__all__ = ["set_theme", "mean_band", "mark_threshold", "draw_slope", "embedding_scatter", "plain_log_ticks", "THEORY_COLOR"]
+
+THEORY_COLOR = "0.25"
+
+
+def set_theme() -> None:
+    """The book's figure style: seaborn ``whitegrid``, opaque white backgrounds
+    (readable in light and dark page themes), colour-blind palette."""
+    sns.set_theme(style="whitegrid", context="notebook", palette="colorblind")
+    plt.rcParams.update(
+        {
+            "figure.facecolor": "white",
+            "axes.facecolor": "white",
+            "savefig.facecolor": "white",
+            "savefig.transparent": False,
+            "figure.dpi": 90,
+            "figure.autolayout": False,
+            "axes.titlesize": "medium",
+            "legend.fontsize": "small",
+            "legend.framealpha": 0.9,
+        }
+    )
+
+
+def mean_band(ax, x, Y, label=None, color=None, spread="minmax", **kw):
+    """Plot the mean over the first axis of ``Y`` (runs x points) with a shaded spread.
+
+    ``spread`` is ``"minmax"`` (the range over runs) or ``"std"`` (one
+    standard deviation).  NaNs are ignored.  Returns the line.
+    """
+    Y = np.asarray(Y, float)
+    mean = np.nanmean(Y, axis=0)
+    if spread == "std":
+        sd = np.nanstd(Y, axis=0)
+        lo, hi = mean - sd, mean + sd
+    else:
+        lo, hi = np.nanmin(Y, axis=0), np.nanmax(Y, axis=0)
+    (line,) = ax.plot(x, mean, label=label, color=color, **kw)
+    ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+    return line
+
+
+def mark_threshold(ax, x, label, axis="x", color=THEORY_COLOR, **kw):
+    """A dashed line at a theory threshold (vertical for ``axis="x"``), labelled in the legend."""
+    style = dict(color=color, linestyle="--", linewidth=1.2, label=label)
+    style.update(kw)
+    return ax.axvline(x, **style) if axis == "x" else ax.axhline(x, **style)
+
+
+def draw_slope(ax, x, slope, through, label, color=THEORY_COLOR, **kw):
+    """A power law y = C x^slope through the point ``through`` = (x0, y0), on log-log axes."""
+    x = np.asarray(x, float)
+    x0, y0 = through
+    style = dict(color=color, linestyle=":", linewidth=1.5, label=label)
+    style.update(kw)
+    return ax.plot(x, y0 * (x / x0) ** slope, **style)[0]
+
+
+def embedding_scatter(ax, angle, norm, iters, marker="o", label=None, cmap="viridis", **kw):
+    """Figures A-10 / A-11: one point per neuron and recorded iteration, angle (degrees)
+    against magnitude, coloured by iteration.  ``angle`` and ``norm`` are (R, m)."""
+    angle, norm = np.asarray(angle), np.asarray(norm)
+    colors = np.broadcast_to(np.asarray(iters, float)[:, None], angle.shape)
+    return ax.scatter(norm.ravel(), angle.ravel(), c=colors.ravel(), cmap=cmap, s=14, marker=marker, label=label, **kw)
+
+
+def plain_log_ticks(ax, ticks, axis="x"):
+    """Put ``ticks`` on a log axis, written as plain numbers (1, 2, 5, 10 rather than 10^0)."""
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(FixedLocator(list(ticks)))
+    target.set_minor_locator(NullLocator())
+    fmt = ScalarFormatter()
+    fmt.set_scientific(False)
+    target.set_major_formatter(fmt)

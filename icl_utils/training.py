@@ -1,0 +1,216 @@
+"""One SGD trainer (Eq. 8 of [LWLCC24]) for an ensemble of independent Eq. 7 models.
+
+:func:`train_ensemble` trains E models at once: every weight carries a
+leading axis E, and each member has its own configuration (seed, alpha,
+task fraction, learning rate ... anything that keeps the tensor shapes), its
+own patterns, task split, initialization and prompt stream.  A member's
+random streams come from its own seed only (:func:`icl_utils.data.make_generator`),
+so training it inside an ensemble gives the same model as training it alone
+(to float rounding; ``tests/test_training.py`` shows it).
+
+At the iterations ``0, record_every, 2 record_every, ..., T`` the trainer
+measures what chapter 1 plots on fixed evaluation prompts (seen and unseen
+tasks, fraction ``alpha_test``, length ``l_ts``): error, loss, attention
+concentration and magnitudes, and the W_O W_V embeddings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .config import ICLConfig
+from .data import PromptIndices, World, embed, make_generator, make_world, sample_prompt_indices, split_tasks
+from .model import Params, forward, hinge_loss, init_params
+from .probes import probe_all, wov_embeddings
+
+__all__ = ["get_device", "Member", "setup_member", "train_ensemble", "SHAPE_FIELDS", "CHUNK_STEPS"]
+
+#: Fields that must agree between the members of one ensemble (they fix tensor shapes or loop lengths).
+SHAPE_FIELDS = ("M1", "M2", "d_X", "d_Y", "m", "l_tr", "l_ts", "B", "T", "n_eval", "record_every")
+
+#: Prompts are drawn for this many SGD steps at once per member (amortizes the per-call cost).
+CHUNK_STEPS = 25
+
+
+def get_device(device=None) -> torch.device:
+    """``device`` if given, else CUDA when available, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class Member:
+    """What one ensemble member's seed fixes: its world and its task split."""
+
+    config: ICLConfig
+    world: World
+    train_tasks: torch.Tensor
+    unseen_tasks: torch.Tensor
+
+
+def setup_member(cfg: ICLConfig) -> Member:
+    """Patterns (``"world"`` stream) and task split (``"split"`` stream) of a configuration."""
+    world = make_world(cfg.M1, cfg.M2, cfg.d_X, cfg.d_Y, cfg.kappa, make_generator(cfg.seed, "world"))
+    tr, un = split_tasks(cfg.M1, cfg.task_fraction, make_generator(cfg.seed, "split"))
+    return Member(cfg, world, tr, un)
+
+
+def _noise(cfg, n, L, g):
+    if cfg.noise_std == 0:
+        return torch.zeros(n, L, cfg.d_X)
+    return torch.randn(n, L, cfg.d_X, generator=g) * cfg.noise_std
+
+
+def _eval_sets(m: Member):
+    """Fixed evaluation prompts of a member: seen tasks, unseen tasks (``"eval"`` stream)."""
+    c, g = m.config, make_generator(m.config.seed, "eval")
+    sets = {}
+    for name, tasks in (("seen", m.train_tasks), ("unseen", m.unseen_tasks)):
+        has = tasks.shape[0] > 0
+        idx = sample_prompt_indices(tasks if has else m.train_tasks, c.alpha_test, c.l_ts, c.n_eval, c.M1, c.M2, g)
+        sets[name] = (idx, _noise(c, c.n_eval, c.l_ts + 1, g), has)
+    return sets
+
+
+def _check_compatible(configs):
+    if not configs:
+        raise ValueError("parameter 'configs' is empty: allowed a non-empty list of ICLConfig")
+    for c in configs:
+        if not isinstance(c, ICLConfig):
+            raise ValueError(f"parameter 'configs' holds {type(c).__name__}: allowed ICLConfig objects")
+    ref = configs[0]
+    for c in configs[1:]:
+        for f in SHAPE_FIELDS:
+            if getattr(c, f) != getattr(ref, f):
+                raise ValueError(
+                    f"parameter 'configs': field {f!r} differs within one ensemble "
+                    f"({getattr(ref, f)!r} vs {getattr(c, f)!r}); group configurations by {SHAPE_FIELDS}"
+                )
+
+
+def _progress(total, desc, enabled):
+    if enabled is False or os.environ.get("TQDM_DISABLE"):
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover
+        return None
+    return tqdm(total=total, desc=desc, leave=False, mininterval=0.5)
+
+
+def train_ensemble(configs, device=None, progress=None, desc: str = "training") -> list[dict]:
+    """Train one Eq. 7 model per configuration, all at once; return one result dict per model.
+
+    Each result holds numpy arrays: ``iters`` (R,) the recorded iterations;
+    ``loss`` (T,) the training minibatch hinge loss; per recorded iteration
+    ``err_seen``, ``err_unseen``, ``loss_seen``, ``loss_unseen`` (NaN for the
+    unseen entries when every task is a training task), the attention
+    concentration ``attn_same``, ``attn_other``, ``attn_query`` and the
+    magnitudes ``q_norm``, ``q_along``, ``k_norm``, ``k_along`` (on the
+    unseen-task prompts, or the seen ones when there are none); per recorded
+    iteration and neuron (R, m) ``feat_angle``, ``feat_norm``,
+    ``label_angle``, ``label_norm`` (Proposition 2); the final weights under
+    ``weights``; and the task split sizes.  ``progress`` shows a progress bar
+    (``None``: unless ``TQDM_DISABLE`` is set).
+    """
+    configs = list(configs)
+    _check_compatible(configs)
+    dev = get_device(device)
+    ref = configs[0]
+    E, B, T, L = len(configs), ref.B, ref.T, ref.l_tr + 1
+    members = [setup_member(c) for c in configs]
+    mu = torch.stack([m.world.mu for m in members]).to(dev)
+    nu = torch.stack([m.world.nu for m in members]).to(dev)
+    q = torch.stack([m.world.q for m in members]).to(dev)
+    kappa = torch.tensor([c.kappa for c in configs], device=dev)
+    mu_bar = mu.mean(1)
+    lr = torch.tensor([c.lr for c in configs], device=dev).view(E, 1, 1)
+
+    params = Params.cat(
+        init_params(c.d, c.m, c.qkv_init, c.o_init_std, [make_generator(c.seed, "init")]) for c in configs
+    ).to(dev)
+    for w in params.trained():
+        w.requires_grad_(True)
+
+    # Fixed evaluation prompts.
+    sets = [_eval_sets(m) for m in members]
+    ev = {}
+    for name in ("seen", "unseen"):
+        idx = PromptIndices.stack(s[name][0] for s in sets).to(dev)
+        noise = torch.stack([s[name][1] for s in sets]).to(dev)
+        has = torch.tensor([s[name][2] for s in sets], device=dev)
+        ev[name] = (idx, noise, has)
+    probe_set = "unseen" if all(s["unseen"][2] for s in sets) else "seen"
+
+    rec_iters = list(range(0, T + 1, ref.record_every))
+    if rec_iters[-1] != T:
+        rec_iters.append(T)
+    records: dict[str, list] = {}
+
+    def record():
+        with torch.no_grad():
+            for name in ("seen", "unseen"):
+                idx, noise, has = ev[name]
+                P = embed(mu, nu, q, kappa, idx, noise)
+                r = probe_all(params, P, idx, mu)
+                nan = torch.full_like(r["err"], float("nan"))
+                records.setdefault(f"err_{name}", []).append(torch.where(has, r["err"], nan))
+                records.setdefault(f"loss_{name}", []).append(torch.where(has, r["loss"], nan))
+                if name == probe_set:
+                    for k in ("attn_same", "attn_other", "attn_query", "q_norm", "q_along", "k_norm", "k_along"):
+                        records.setdefault(k, []).append(r[k])
+            for k, v in wov_embeddings(params, mu_bar, q).items():
+                records.setdefault(k, []).append(v)
+
+    rec_before_T = set(rec_iters[:-1])  # the last record (iteration T) is taken after the loop
+    gens = [make_generator(c.seed, "train") for c in configs]
+    loss_hist = torch.empty(T, E, device=dev)
+    bar = _progress(T, f"{desc} ({E} models)", progress)
+    chunk = noise = None
+    for t in range(T):
+        if t % CHUNK_STEPS == 0:
+            n = CHUNK_STEPS * B
+            draws = [
+                sample_prompt_indices(m.train_tasks, c.alpha, c.l_tr, n, c.M1, c.M2, g)
+                for m, c, g in zip(members, configs, gens)
+            ]
+            chunk = PromptIndices.stack(draws).to(dev)
+            noise = None
+            if any(c.noise_std > 0 for c in configs):
+                noise = torch.stack([_noise(c, n, L, g) for c, g in zip(configs, gens)]).to(dev)
+        if t in rec_before_T:
+            record()
+        s = (t % CHUNK_STEPS) * B
+        idx = chunk[:, s : s + B]
+        P = embed(mu, nu, q, kappa, idx, None if noise is None else noise[:, s : s + B])
+        loss = hinge_loss(forward(params, P), idx.label[..., -1])
+        grads = torch.autograd.grad(loss.sum(), params.trained())
+        with torch.no_grad():
+            for w, g in zip(params.trained(), grads):
+                w.sub_(lr * g)
+            loss_hist[t] = loss
+        if bar is not None:
+            bar.update(1)
+    record()
+    if bar is not None:
+        bar.close()
+
+    stacked = {k: torch.stack(v).cpu().numpy() for k, v in records.items()}  # (R, E, ...)
+    loss_np = loss_hist.cpu().numpy()
+    final = params.detach().to("cpu")
+    results = []
+    for e, (c, m) in enumerate(zip(configs, members)):
+        r = {"config": c.to_dict(), "iters": np.asarray(rec_iters), "loss": loss_np[:, e].copy()}
+        for k, v in stacked.items():
+            r[k] = v[:, e].copy()
+        r["weights"] = {k: v[0].numpy() for k, v in final.select(e).state().items()}
+        r["n_train_tasks"] = int(m.train_tasks.shape[0])
+        r["n_unseen_tasks"] = int(m.unseen_tasks.shape[0])
+        results.append(r)
+    return results
+

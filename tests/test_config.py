@@ -1,0 +1,100 @@
+import pytest
+
+import icl_utils as icl
+from icl_utils.config import ICLConfig, get_profile
+
+
+def test_defaults_are_valid():
+    c = ICLConfig()
+    assert c.d == c.d_X + c.d_Y
+
+
+@pytest.mark.parametrize(
+    "field, value, fragment",
+    [
+        ("alpha", 0.0, "(0.0, 1.0]"),
+        ("alpha", 1.5, "(0.0, 1.0]"),
+        ("alpha", -0.1, "(0.0, 1.0]"),
+        ("alpha_test", 0.0, "(0.0, 1.0]"),
+        ("alpha", float("nan"), "finite"),
+        ("M1", 1, ">= 2"),
+        ("l_tr", 0, ">= 1"),
+        ("l_ts", 0, ">= 1"),
+        ("task_fraction", 0.0, "(0.0, 1.0]"),
+        ("task_fraction", 1.01, "(0.0, 1.0]"),
+        ("m", 3, "even"),
+        ("lr", 0.0, "(0.0"),
+        ("d_X", 10, "M1 + M2"),
+        ("kappa", 1.0, "1.0)"),
+        ("B", 0, ">= 1"),
+    ],
+)
+def test_bad_values_name_parameter_and_range(field, value, fragment):
+    with pytest.raises(ValueError) as err:
+        ICLConfig(**{field: value})
+    msg = str(err.value)
+    assert repr(field) in msg and fragment in msg
+
+
+@pytest.mark.parametrize("field, value", [("M1", 6.0), ("l_tr", "20"), ("alpha", "0.5"), ("T", True), ("seed", 1.5)])
+def test_wrong_types_are_rejected(field, value):
+    with pytest.raises(ValueError, match=repr(field)):
+        ICLConfig(**{field: value})
+
+
+def test_int_is_accepted_for_float_fields():
+    assert ICLConfig(alpha=1, lr=5).alpha == 1.0
+
+
+def test_alpha_below_one_needs_a_third_pattern():
+    with pytest.raises(ValueError, match="'alpha'"):
+        ICLConfig(M1=2, M2=2, d_X=4, alpha=0.5)
+    ICLConfig(M1=2, M2=2, d_X=4, alpha=1.0, alpha_test=1.0)
+
+
+def test_replace_validates_and_rejects_unknown_fields():
+    with pytest.raises(ValueError, match="'alpha'"):
+        ICLConfig().replace(alpha=2.0)
+    with pytest.raises(ValueError, match="unknown"):
+        ICLConfig().replace(alpah=0.5)
+
+
+def test_profiles():
+    q = get_profile("01_in_domain", "quick")
+    p = get_profile("01_in_domain", "paper")
+    assert q.name == "quick" and p.name == "paper"
+    assert p.n_seeds > q.n_seeds and p.base.T > q.base.T
+    assert len(p.lengths) > len(q.lengths)
+
+
+def test_profile_overrides_and_none():
+    prof = get_profile("01_in_domain", "quick", n_seeds=5, T=None, lr=5.0)
+    assert prof.n_seeds == 5 and prof.base.lr == 5.0
+    assert prof.base.T == get_profile("01_in_domain").base.T
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"profile": "fast"}, "profile"),
+        ({"chapter": "99_nope"}, "chapter"),
+        ({"n_seeds": 0}, "n_seeds"),
+        ({"alpha": 0.0}, "alpha"),
+        ({"fractions": (0.5, 1.5)}, "fractions"),
+        ({"lengths": (0, 5)}, "lengths"),
+        ({"target_error": 0.7}, "target_error"),
+        ({"bogus": 1}, "bogus"),
+    ],
+)
+def test_profile_errors_name_the_parameter(kwargs, name):
+    kwargs = dict(kwargs)
+    chapter = kwargs.pop("chapter", "01_in_domain")
+    profile = kwargs.pop("profile", "quick")
+    with pytest.raises(ValueError, match=repr(name)):
+        get_profile(chapter, profile, **kwargs)
+
+
+def test_set_seed_validates():
+    icl.set_seed(3)
+    with pytest.raises(ValueError, match="'seed'"):
+        icl.set_seed(-1)

@@ -1,0 +1,27 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from icl_utils import plotting  # noqa: E402
+
+
+def test_theme_is_opaque():
+    plotting.set_theme()
+    assert plt.rcParams["savefig.transparent"] is False
+    assert matplotlib.colors.to_rgba(plt.rcParams["figure.facecolor"])[3] == 1.0
+
+
+def test_helpers_draw():
+    plotting.set_theme()
+    fig, ax = plt.subplots()
+    line = plotting.mean_band(ax, [1, 2, 3], np.array([[1, 2, 3], [3, 4, 5]]), label="m")
+    np.testing.assert_allclose(line.get_ydata(), [2, 3, 4])
+    v = plotting.mark_threshold(ax, 2.5, "thr")
+    assert v.get_label() == "thr"
+    s = plotting.draw_slope(ax, [1, 2, 4], -1, (1, 8), "slope")
+    np.testing.assert_allclose(s.get_ydata(), [8, 4, 2])
+    sc = plotting.embedding_scatter(ax, np.zeros((2, 3)), np.ones((2, 3)), [0, 10])
+    assert sc.get_offsets().shape == (6, 2)
+    plt.close(fig)
