@@ -30,7 +30,7 @@ $(PROFILE_STAMP): FORCE
 
 book/%.ipynb: notebooks/%.ipynb $(PKG_SOURCES) $(PROFILE_STAMP) | $(STAMP)
 	@echo "== executing $* (profile $(PROFILE))"
-	$(BIN)/papermill --log-level WARNING -k python3 -p profile $(PROFILE) $< $@
+	$(BIN)/python -m icl_utils.book $< $@ --profile $(PROFILE)
 
 FORCE:
 

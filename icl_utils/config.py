@@ -270,9 +270,8 @@ def get_profile(chapter: str, profile: str = "quick", **overrides):
         elif key in base_fields:
             base_changes[key] = value
         else:
-            raise ValueError(
-                f"parameter {key!r} is unknown for chapter {chapter!r}: allowed {sorted((own_fields | base_fields) - {'name', 'extra', 'base'})}"
-            )
+            allowed = sorted((own_fields | base_fields) - {"name", "extra", "base"})
+            raise ValueError(f"parameter {key!r} is unknown for chapter {chapter!r}: allowed {allowed}")
     if base_changes:
         values["base"] = values["base"].replace(**base_changes)
     return cls(name=profile, **values)

@@ -6,7 +6,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-__all__ = ["set_theme", "mean_band", "mark_threshold", "draw_slope", "embedding_scatter", "plain_log_ticks", "THEORY_COLOR"]
+__all__ = [
+    "set_theme",
+    "mean_band",
+    "mark_threshold",
+    "draw_slope",
+    "embedding_scatter",
+    "plain_log_ticks",
+    "THEORY_COLOR",
+]
 
 THEORY_COLOR = "0.25"
 

@@ -213,4 +213,3 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "training") 
         r["n_unseen_tasks"] = int(m.unseen_tasks.shape[0])
         results.append(r)
     return results
-

@@ -57,11 +57,10 @@ lr = None
 device = None
 
 # %% tags=["remove-cell"]
+import icl_utils as icl
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-
-import icl_utils as icl
 
 icl.set_seed(0)
 icl.plotting.set_theme()
@@ -94,8 +93,9 @@ print(
 # The model (Eq. 7) is one softmax attention head followed by a two-layer ReLU
 # perceptron whose output weights $a_i=\pm 1/m$ are fixed:
 #
-# $$F(\Psi;P)=a^\top\mathrm{ReLU}\Big(W_O\sum_{i=1}^{l+1}W_V p_i\,\mathrm{attn}_i\Big),\qquad
-# \mathrm{attn}_i=\mathrm{softmax}_i\big((W_K p_i)^\top W_Q p_{query}\big),$$
+# $$F(\Psi;P)=a^\top\mathrm{ReLU}\Big(W_O\sum_{i=1}^{l+1}W_V p_i\,\mathrm{attn}_i\Big),$$
+#
+# $$\mathrm{attn}_i=\mathrm{softmax}_i\big((W_K p_i)^\top W_Q p_{query}\big),$$
 #
 # trained by SGD on the hinge loss $\max(0, 1-zF)$ (Eq. 8). The training tasks are
 # chosen to cover every pattern and label uniformly (a set of cyclic shifts
@@ -105,20 +105,37 @@ print(
 # %%
 member = icl.training.setup_member(base)
 g = icl.data.make_generator(0, "probe")
-idx = icl.data.sample_prompt_indices(member.train_tasks, base.alpha, 12, 1, base.M1, base.M2, g)
+idx = icl.data.sample_prompt_indices(
+    member.train_tasks, base.alpha, 12, 1, base.M1, base.M2, g
+)
 w = member.world
-P = icl.data.embed(w.mu[None], w.nu[None], w.q[None], torch.tensor([w.kappa]), idx[None])[0, 0]
-print(f"training tasks: {len(member.train_tasks)} of {base.M1 * (base.M1 - 1)}; unseen: {len(member.unseen_tasks)}")
+P = icl.data.embed(
+    w.mu[None], w.nu[None], w.q[None], torch.tensor([w.kappa]), idx[None]
+)[0, 0]
+print(
+    f"training tasks: {len(member.train_tasks)} of {base.M1 * (base.M1 - 1)}; unseen: {len(member.unseen_tasks)}"
+)
 print("column pattern j:", idx.pattern[0].tolist())
-print("column label     :", [int(v) for v in idx.label[0, :-1].tolist()], "| query label z =", int(idx.z[0]))
+print(
+    "column label     :",
+    [int(v) for v in idx.label[0, :-1].tolist()],
+    "| query label z =",
+    int(idx.z[0]),
+)
 
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7.5, 3.6))
 im = ax.imshow(P.T.numpy(), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
 ax.axhline(base.d_X - 0.5, color="k", lw=1)
 ax.axvline(P.shape[0] - 1.5, color="k", lw=1)
-ax.set_xticks(range(P.shape[0]), [f"$\\mu_{{{j}}}$" for j in idx.pattern[0].tolist()[:-1]] + ["query"])
+ax.set_xticks(
+    range(P.shape[0]),
+    [f"$\\mu_{{{j}}}$" for j in idx.pattern[0].tolist()[:-1]] + ["query"],
+)
 ax.set_yticks([base.d_X / 2, base.d_X + base.d_Y / 2 - 0.5], ["$x$ rows", "$y$ rows"])
-ax.set_title("A prompt $P$ (Eq. 6): columns $p_i=[x_i;y_i]$, in the basis of $\\mathbb{R}^{d}$")
+ax.set_title(
+    "A prompt $P$ (Eq. 6): columns $p_i=[x_i;y_i]$, in the basis of $\\mathbb{R}^{d}$"
+)
 ax.grid(False)
 fig.colorbar(im, ax=ax, shrink=0.8)
 plt.show()
@@ -133,25 +150,40 @@ plt.show()
 
 # %%
 runs = X.train_runs(X.grid(base, seeds), device=dev, desc="reference runs")
+
+# %% tags=["hide-input"]
 it = runs[0]["iters"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 loss = X.stack(runs, "loss")
 kernel = np.ones(10) / 10
 smooth = np.stack([np.convolve(v, kernel, mode="valid") for v in loss])
-icl.plotting.mean_band(axes[0], np.arange(smooth.shape[1]) + 10, smooth, label="training minibatch loss")
-icl.plotting.mean_band(axes[0], it, X.stack(runs, "loss_unseen"), label="loss on unseen tasks")
-axes[0].set(xlabel="iteration $t$", ylabel="hinge loss", title="Loss (10-step moving average)")
+icl.plotting.mean_band(
+    axes[0], np.arange(smooth.shape[1]) + 10, smooth, label="training minibatch loss"
+)
+icl.plotting.mean_band(
+    axes[0], it, X.stack(runs, "loss_unseen"), label="loss on unseen tasks"
+)
+axes[0].set(
+    xlabel="iteration $t$", ylabel="hinge loss", title="Loss (10-step moving average)"
+)
 axes[0].legend()
 icl.plotting.mean_band(axes[1], it, X.stack(runs, "err_seen"), label="seen tasks")
-icl.plotting.mean_band(axes[1], it, X.stack(runs, "err_unseen"), label="unseen tasks", linestyle="--")
-axes[1].set(xlabel="iteration $t$", ylabel="classification error", title="Generalization error")
+icl.plotting.mean_band(
+    axes[1], it, X.stack(runs, "err_unseen"), label="unseen tasks", linestyle="--"
+)
+axes[1].set(
+    xlabel="iteration $t$", ylabel="classification error", title="Generalization error"
+)
 axes[1].legend()
 fig.tight_layout()
 plt.show()
 final_unseen = X.stack(runs, "err_unseen")[:, -1]
 frac = runs[0]["n_train_tasks"] / (base.M1 * (base.M1 - 1))
 print(f"|T_tr|/|T| = {frac:.2f} (threshold (M1-1)^-1/2 = {(base.M1 - 1) ** -0.5:.2f})")
-print("final error on unseen tasks, per seed:", ", ".join(f"{v:.3f}" for v in final_unseen))
+print(
+    "final error on unseen tasks, per seed:",
+    ", ".join(f"{v:.3f}" for v in final_unseen),
+)
 
 # %% [markdown]
 # After a plateau -- at initialization the output is tiny and the hinge loss sits at
@@ -167,7 +199,7 @@ print("final error on unseen tasks, per seed:", ", ".join(f"{v:.3f}" for v in fi
 # columns, and on itself (A-9). The dotted line is the share those columns would get
 # from uniform attention.
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 for key, lab, ls in [
     ("q_norm", "$\\|W_Q p_{query}\\|$", "-"),
@@ -176,7 +208,9 @@ for key, lab, ls in [
     ("k_along", "component of $W_K p_i$ along $\\mu_j$", "--"),
 ]:
     icl.plotting.mean_band(axes[0], it, X.stack(runs, key), label=lab, linestyle=ls)
-axes[0].set(xlabel="iteration $t$", ylabel="magnitude", title="A-8: attention-layer magnitudes")
+axes[0].set(
+    xlabel="iteration $t$", ylabel="magnitude", title="A-8: attention-layer magnitudes"
+)
 axes[0].legend()
 for key, lab in [
     ("attn_same", "contexts with the query's pattern"),
@@ -185,13 +219,26 @@ for key, lab in [
 ]:
     icl.plotting.mean_band(axes[1], it, X.stack(runs, key), label=lab)
 uniform_share = base.alpha_test / 2 * base.l_ts / (base.l_ts + 1)
-axes[1].axhline(uniform_share, color=icl.plotting.THEORY_COLOR, ls=":", label="uniform attention, same pattern")
-axes[1].set(xlabel="iteration $t$", ylabel="summed attention", title="A-9: attention concentration", ylim=(0, 1))
+axes[1].axhline(
+    uniform_share,
+    color=icl.plotting.THEORY_COLOR,
+    ls=":",
+    label="uniform attention, same pattern",
+)
+axes[1].set(
+    xlabel="iteration $t$",
+    ylabel="summed attention",
+    title="A-9: attention concentration",
+    ylim=(0, 1),
+)
 axes[1].legend()
 fig.tight_layout()
 plt.show()
 attn_same = X.stack(runs, "attn_same")
-print(f"attention on same-pattern contexts: {attn_same[:, 0].mean():.2f} at t=0 -> {attn_same[:, -1].mean():.2f} at t={it[-1]}")
+print(
+    f"attention on same-pattern contexts: {attn_same[:, 0].mean():.2f} at t=0 "
+    f"-> {attn_same[:, -1].mean():.2f} at t={it[-1]}"
+)
 
 # %% [markdown]
 # Almost all the growth of $W_Q p_{query}$ and $W_K p_i$ is along the IDR pattern:
@@ -208,18 +255,30 @@ print(f"attention on same-pattern contexts: {attn_same[:, 0].mean():.2f} at t=0 
 # feature part to $\bar\mu$ and of the label part to $q$ against their magnitudes,
 # coloured by iteration.
 
-# %%
+# %% tags=["hide-input"]
 r0 = runs[0]
 pos = r0["weights"]["a"] > 0
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 sc = icl.plotting.embedding_scatter(axes[0], r0["feat_angle"], r0["feat_norm"], it)
-axes[0].set(xlabel="magnitude of the feature part", ylabel="angle to $\\bar\\mu$ (degrees)")
+axes[0].set(
+    xlabel="magnitude of the feature part", ylabel="angle to $\\bar\\mu$ (degrees)"
+)
 axes[0].set_title("A-10: feature part of the rows of $W_O W_V$")
 icl.plotting.embedding_scatter(
-    axes[1], r0["label_angle"][:, pos], r0["label_norm"][:, pos], it, marker="^", label="$a_i>0$"
+    axes[1],
+    r0["label_angle"][:, pos],
+    r0["label_norm"][:, pos],
+    it,
+    marker="^",
+    label="$a_i>0$",
 )
 icl.plotting.embedding_scatter(
-    axes[1], r0["label_angle"][:, ~pos], r0["label_norm"][:, ~pos], it, marker="v", label="$a_i<0$"
+    axes[1],
+    r0["label_angle"][:, ~pos],
+    r0["label_norm"][:, ~pos],
+    it,
+    marker="v",
+    label="$a_i<0$",
 )
 axes[1].set(xlabel="magnitude of the label part", ylabel="angle to $q$ (degrees)")
 axes[1].set_title("A-11: label part of the rows of $W_O W_V$")
@@ -228,7 +287,9 @@ fig.colorbar(sc, ax=axes, label="iteration $t$", shrink=0.85)
 plt.show()
 big = r0["label_norm"][-1] > 0.5 * np.median(r0["label_norm"][-1])
 print(f"neurons with a large row at the end: {int(big.sum())} of {base.m}")
-print(f"feature angle to mu_bar (large neurons): median {np.median(r0['feat_angle'][-1][big]):.0f} degrees")
+print(
+    f"feature angle to mu_bar (large neurons): median {np.median(r0['feat_angle'][-1][big]):.0f} degrees"
+)
 print(
     f"label angle to q (large neurons): a_i>0 median {np.median(r0['label_angle'][-1][big & pos]):.0f}, "
     f"a_i<0 median {np.median(r0['label_angle'][-1][big & ~pos]):.0f} degrees"
@@ -252,15 +313,32 @@ print(
 
 # %%
 frac_runs = X.train_runs(
-    X.grid(base.replace(T=prof.T_length), seeds, task_fraction=prof.fractions), device=dev, desc="task fraction"
+    X.grid(base.replace(T=prof.T_length), seeds, task_fraction=prof.fractions),
+    device=dev,
+    desc="task fraction",
 )
-realized = np.array([r["n_train_tasks"] / (base.M1 * (base.M1 - 1)) for r in frac_runs]).reshape(-1, len(seeds))
+realized = np.array(
+    [r["n_train_tasks"] / (base.M1 * (base.M1 - 1)) for r in frac_runs]
+).reshape(-1, len(seeds))
 err_frac = np.array([r["err_unseen"][-1] for r in frac_runs]).reshape(-1, len(seeds))
+
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6.5, 3.8))
-icl.plotting.mean_band(ax, realized[:, 0], err_frac.T, marker="o", label="unseen-task error")
+icl.plotting.mean_band(
+    ax, realized[:, 0], err_frac.T, marker="o", label="unseen-task error"
+)
 icl.plotting.mark_threshold(ax, (base.M1 - 1) ** -0.5, "$(M_1-1)^{-1/2}$")
-ax.axhline(prof.target_error, color="tab:red", ls=":", label=f"target $\\epsilon$ = {prof.target_error}")
-ax.set(xlabel="$|\\mathcal{T}_{tr}|/|\\mathcal{T}|$", ylabel="error on unseen tasks", title="Task fraction")
+ax.axhline(
+    prof.target_error,
+    color="tab:red",
+    ls=":",
+    label=f"target $\\epsilon$ = {prof.target_error}",
+)
+ax.set(
+    xlabel="$|\\mathcal{T}_{tr}|/|\\mathcal{T}|$",
+    ylabel="error on unseen tasks",
+    title="Task fraction",
+)
 ax.set_ylim(bottom=0)
 ax.legend()
 plt.show()
@@ -289,7 +367,12 @@ len_cfgs = [
     c
     for l_tr in prof.lengths
     for c in X.grid(
-        base.replace(l_tr=l_tr, l_ts=prof.l_ts_length, T=prof.T_length, record_every=prof.T_length),
+        base.replace(
+            l_tr=l_tr,
+            l_ts=prof.l_ts_length,
+            T=prof.T_length,
+            record_every=prof.T_length,
+        ),
         seeds,
         alpha=prof.alphas_length,
     )
@@ -299,19 +382,35 @@ len_runs = X.train_runs(len_cfgs, device=dev, desc="prompt length")
 err_len = {}
 for c, r in zip(len_cfgs, len_runs):
     err_len.setdefault(c.alpha, {}).setdefault(c.l_tr, []).append(r["err_unseen"][-1])
+
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 4))
 for alpha in prof.alphas_length:
     ls = sorted(err_len[alpha])
-    line = icl.plotting.mean_band(ax, ls, np.array([err_len[alpha][l] for l in ls]).T, marker="o", label=f"$\\alpha$ = {alpha}")
+    line = icl.plotting.mean_band(
+        ax,
+        ls,
+        np.array([err_len[alpha][l] for l in ls]).T,
+        marker="o",
+        label=f"$\\alpha$ = {alpha}",
+    )
     ax.axvline(1 / alpha, color=line.get_color(), ls="--", lw=1)
 ax.set_xscale("log")
 icl.plotting.plain_log_ticks(ax, prof.lengths)
-ax.set(xlabel="training prompt length $l_{tr}$", ylabel="error on unseen tasks",
-       title=f"Training prompt length (dashed: $l_{{tr}}=1/\\alpha$; tested at $l_{{ts}}$ = {prof.l_ts_length})")
+ax.set(
+    xlabel="training prompt length $l_{tr}$",
+    ylabel="error on unseen tasks",
+    title=f"Training prompt length (dashed: $l_{{tr}}=1/\\alpha$; tested at $l_{{ts}}$ = {prof.l_ts_length})",
+)
 ax.legend()
 plt.show()
 for alpha in prof.alphas_length:
-    print(f"alpha = {alpha}: " + ", ".join(f"l={l}: {np.mean(err_len[alpha][l]):.3f}" for l in sorted(err_len[alpha])))
+    print(
+        f"alpha = {alpha}: "
+        + ", ".join(
+            f"l={l}: {np.mean(err_len[alpha][l]):.3f}" for l in sorted(err_len[alpha])
+        )
+    )
 
 # %% [markdown]
 # The transition sits at $l_{tr}\approx 1/\alpha$, as the theorem says: prompts much
@@ -332,29 +431,63 @@ for alpha in prof.alphas_length:
 
 # %%
 speed_cfgs = X.grid(
-    base.replace(T=prof.T_speed, record_every=prof.record_every_speed), seeds, alpha=prof.alphas_speed
+    base.replace(T=prof.T_speed, record_every=prof.record_every_speed),
+    seeds,
+    alpha=prof.alphas_speed,
 )
 speed_cfgs = [c.replace(alpha_test=c.alpha) for c in speed_cfgs]
 speed_runs = X.train_runs(speed_cfgs, device=dev, desc="iterations vs alpha")
-t_hit = np.array([X.iterations_to_target(r, prof.target_error) for r in speed_runs]).reshape(-1, len(seeds))
+t_hit = np.array(
+    [X.iterations_to_target(r, prof.target_error) for r in speed_runs]
+).reshape(-1, len(seeds))
 alphas = np.array(prof.alphas_speed)
-t_mean = np.nanmean(t_hit, axis=1) if np.isfinite(t_hit).any(axis=1).all() else np.full(len(alphas), np.nan)
+t_mean = (
+    np.nanmean(t_hit, axis=1)
+    if np.isfinite(t_hit).any(axis=1).all()
+    else np.full(len(alphas), np.nan)
+)
 slope, c0 = X.fit_power_law(np.repeat(alphas, len(seeds)), t_hit.ravel())
+
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6.5, 4))
 for s in range(len(seeds)):
-    ax.plot(alphas, t_hit[:, s], "o", color="tab:blue", alpha=0.35, label="one seed" if s == 0 else None)
+    ax.plot(
+        alphas,
+        t_hit[:, s],
+        "o",
+        color="tab:blue",
+        alpha=0.35,
+        label="one seed" if s == 0 else None,
+    )
 ax.plot(alphas, t_mean, "o-", color="tab:blue", label="mean over seeds")
-ax.plot(alphas, np.exp(c0) * alphas**slope, color="tab:orange", label=f"fit: slope {slope:.2f}")
-icl.plotting.draw_slope(ax, alphas, -2 / 3, (alphas[-1], np.exp(c0) * alphas[-1] ** slope), "theory: slope $-2/3$")
+ax.plot(
+    alphas,
+    np.exp(c0) * alphas**slope,
+    color="tab:orange",
+    label=f"fit: slope {slope:.2f}",
+)
+icl.plotting.draw_slope(
+    ax,
+    alphas,
+    -2 / 3,
+    (alphas[-1], np.exp(c0) * alphas[-1] ** slope),
+    "theory: slope $-2/3$",
+)
 ax.set_xscale("log")
 ax.set_yscale("log")
 icl.plotting.plain_log_ticks(ax, alphas)
 icl.plotting.plain_log_ticks(ax, [20, 50, 100, 200, 500, 1000], axis="y")
-ax.set(xlabel="fraction of relevant examples $\\alpha$",
-       ylabel=f"iterations to reach error {prof.target_error}", title="Iterations needed vs $\\alpha$")
+ax.set(
+    xlabel="fraction of relevant examples $\\alpha$",
+    ylabel=f"iterations to reach error {prof.target_error}",
+    title="Iterations needed vs $\\alpha$",
+)
 ax.legend()
 plt.show()
-print("iterations to target, mean over seeds:", {float(a): float(t) for a, t in zip(alphas, np.round(t_mean))})
+print(
+    "iterations to target, mean over seeds:",
+    {float(a): float(t) for a, t in zip(alphas, np.round(t_mean))},
+)
 print(f"fitted exponent: {slope:.2f} (Theorem 1 predicts -2/3 = -0.67)")
 
 # %% [markdown]
@@ -383,18 +516,30 @@ above = realized[:, 0] >= (base.M1 - 1) ** -0.5
 claims.check(
     "Thm 1 (1)",
     "task fractions >= (M1-1)^-1/2 reach the target error on unseen tasks (mean over seeds)",
-    ", ".join(f"{f:.2f}: {e.mean():.3f}" for f, e in zip(realized[above, 0], err_frac[above])),
+    ", ".join(
+        f"{f:.2f}: {e.mean():.3f}" for f, e in zip(realized[above, 0], err_frac[above])
+    ),
     (err_frac[above].mean(axis=1) <= prof.target_error).all(),
 )
 claims.check(
     "Thm 1 (1)",
     "fractions below (M1-1)^-1/2 also generalize (the condition is sufficient, not necessary)",
-    ", ".join(f"{f:.2f}: {e.mean():.3f}" for f, e in zip(realized[~above, 0], err_frac[~above])),
+    ", ".join(
+        f"{f:.2f}: {e.mean():.3f}"
+        for f, e in zip(realized[~above, 0], err_frac[~above])
+    ),
     (err_frac[~above].mean(axis=1) <= prof.target_error).all(),
     required=False,
 )
-long_enough = [np.mean(err_len[a][l]) for a in prof.alphas_length for l in err_len[a] if l >= 1 / a]
-too_short = [np.mean(err_len[a][l]) for a in prof.alphas_length for l in err_len[a] if l <= 1 / (2 * a)]
+long_enough = [
+    np.mean(err_len[a][l]) for a in prof.alphas_length for l in err_len[a] if l >= 1 / a
+]
+too_short = [
+    np.mean(err_len[a][l])
+    for a in prof.alphas_length
+    for l in err_len[a]
+    if l <= 1 / (2 * a)
+]
 claims.check(
     "Thm 1 (2)",
     f"every (alpha, l_tr >= 1/alpha) reaches mean unseen error <= {prof.target_error}",
@@ -404,7 +549,9 @@ claims.check(
 claims.check(
     "Thm 1 (2)",
     "every (alpha, l_tr <= 1/(2 alpha)) stays far from it (mean error > 0.1)",
-    f"best such mean error {min(too_short):.3f}" if too_short else "no such point in the grid",
+    f"best such mean error {min(too_short):.3f}"
+    if too_short
+    else "no such point in the grid",
     bool(too_short) and min(too_short) > 0.1,
 )
 claims.check(
@@ -427,7 +574,10 @@ claims.check(
     attn_same[:, -1].mean() > 2 * uniform_share,
 )
 fa = np.median(r0["feat_angle"][-1][big])
-la_pos, la_neg = np.median(r0["label_angle"][-1][big & pos]), np.median(r0["label_angle"][-1][big & ~pos])
+la_pos, la_neg = (
+    np.median(r0["label_angle"][-1][big & pos]),
+    np.median(r0["label_angle"][-1][big & ~pos]),
+)
 claims.check(
     "Prop 2",
     "label parts of large W_O W_V rows point to +q for a_i > 0 and -q for a_i < 0 (within 20 degrees)",
