@@ -14,7 +14,7 @@ EXECUTED := $(patsubst notebooks/%.py,book/%.ipynb,$(CHAPTERS))
 export TQDM_DISABLE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: book test env clean lint chapters sync FORCE
+.PHONY: book test env clean lint chapters sync bench FORCE
 .DELETE_ON_ERROR:
 
 book: $(STAMP) $(MATHJAX) chapters

@@ -18,7 +18,7 @@ import random
 import numpy as np
 import torch
 
-from . import claims, config, data, experiments, model, plotting, probes, training
+from . import book, claims, config, data, experiments, model, plotting, probes, training
 from .config import ICLConfig, get_profile
 from .training import get_device, train_ensemble
 

@@ -216,6 +216,25 @@ class PromptIndices:
         )
 
 
+_ORDER_CACHE: dict = {}
+
+
+def _task_order(tasks: torch.Tensor, M1: int) -> torch.Tensor:
+    """(n_tasks, M1) table: task t's patterns a, b, then the other M1 - 2 in increasing order."""
+    key = (tasks.data_ptr(), tuple(tasks.shape), M1)
+    hit = _ORDER_CACHE.get(key)
+    if hit is not None and torch.equal(hit[0], tasks):
+        return hit[1]
+    a, b = tasks[:, :1], tasks[:, 1:]
+    rest = torch.arange(M1).expand(tasks.shape[0], M1)
+    rest = rest[(rest != a) & (rest != b)].view(tasks.shape[0], M1 - 2)
+    order = torch.cat([a, b, rest], 1)
+    if len(_ORDER_CACHE) > 256:
+        _ORDER_CACHE.clear()
+    _ORDER_CACHE[key] = (tasks.clone(), order)
+    return order
+
+
 def sample_prompt_indices(
     tasks: torch.Tensor, alpha: float, l: int, n: int, M1: int, M2: int, generator: torch.Generator
 ) -> PromptIndices:
@@ -235,22 +254,22 @@ def sample_prompt_indices(
     if M1 == 2 and alpha < 1:
         raise ValueError(f"parameter 'alpha' = {alpha} is invalid: allowed 1.0 when M1 = 2")
     g = generator
+    M1 = int(M1)
+    order = _task_order(tasks, M1)  # order[t] = (a, b, the other M1 - 2 patterns)
     t = torch.randint(tasks.shape[0], (n,), generator=g)
-    a = tasks[t, 0][:, None]
-    b = tasks[t, 1][:, None]
     u = torch.rand(n, l, generator=g)
     if M1 > 2:
-        r = torch.randint(M1 - 2, (n, l), generator=g)
-        lo, hi = torch.minimum(a, b), torch.maximum(a, b)
-        other = r + (r >= lo)
-        other = other + (other >= hi)
-    else:
-        other = a.expand(n, l)  # unreachable: alpha == 1
-    ctx = torch.where(u < alpha / 2, a, torch.where(u < alpha, b, other))
-    coin = torch.randint(2, (n, l), generator=g).float() * 2 - 1
-    ctx_label = torch.where(ctx == a, 1.0, torch.where(ctx == b, -1.0, coin))
-    which = torch.randint(2, (n, 1), generator=g)
-    q_pat = torch.where(which == 1, a, b)
+        # One draw gives both the other pattern (r >> 1) and its fair random label (r & 1).
+        r = torch.randint(2 * (M1 - 2), (n, l), generator=g)
+        cat = torch.where(u < alpha, (u >= alpha / 2).long(), 2 + (r >> 1))  # 0: a, 1: b, 2..: others
+        coin = (r & 1).float() * 2 - 1
+    else:  # alpha == 1: every example carries a or b
+        cat = (u >= alpha / 2).long()
+        coin = torch.zeros(n, l)
+    ctx = order[t].gather(1, cat)
+    ctx_label = torch.where(cat < 2, 1.0 - 2.0 * cat, coin)
+    which = torch.randint(2, (n, 1), generator=g)  # 1: the query has pattern a (label +1)
+    q_pat = order[t].gather(1, 1 - which)
     z = which.float() * 2 - 1
     irr = torch.randint(M2, (n, l + 1), generator=g)
     return PromptIndices(

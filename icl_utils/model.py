@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
-__all__ = ["Params", "init_params", "forward", "forward_literal", "attention", "hinge_loss"]
+__all__ = ["Params", "init_params", "forward", "forward_indexed", "forward_literal", "attention", "hinge_loss"]
 
 
 @dataclass
@@ -100,8 +100,57 @@ def forward(params: Params, P: torch.Tensor, return_attention: bool = False):
     """Eq. 7, fast form.  ``P`` (E, n, l + 1, d) -> outputs (E, n)."""
     attn = attention(params, P)
     pbar = torch.einsum("enl,enld->end", attn, P)  # sum_i attn_i p_i
+    out = _mlp(params, pbar)
+    return (out, attn) if return_attention else out
+
+
+def _mlp(params: Params, pbar: torch.Tensor) -> torch.Tensor:
+    """a^T ReLU(W_O W_V pbar) for pbar (E, n, d)."""
     WOV = torch.bmm(params.W_O, params.W_V)  # (E, m, d)
     h = torch.einsum("end,emd->enm", pbar, WOV)
+    return torch.einsum("enm,em->en", torch.relu(h), params.a)
+
+
+def forward_indexed(params: Params, mu, nu, q, kappa, idx, return_attention: bool = False):
+    """Eq. 7 on prompts given as indices (:class:`icl_utils.data.PromptIndices`), never building P.
+
+    The same function as ``forward(params, embed(mu, nu, q, kappa, idx))``
+    for noise-free prompts, computed in the basis of the patterns.  Every
+    column is p_i = F^T c_i with F the rows [mu_j; 0], [nu_k; 0], [0; q]
+    (r = M1 + M2 + 1 of them) and c_i = e_j + kappa e_{M1+k} + y_i e_r.  So
+
+    * the scores are (W_K p_i)^T W_Q p_query = c_i^T (F W_K^T W_Q F^T) c_query:
+      gathers from one r x r table per model;
+    * the attention-weighted column is F^T c_bar with c_bar = sum_i attn_i c_i
+      (a scatter-add of the attention per pattern);
+    * the perceptron's input is W_O W_V F^T c_bar: one r-to-m map per model.
+
+    Every per-prompt tensor has shape (E, n, l + 1), (E, n, r) or (E, n, m),
+    never (E, n, l + 1, d): this is what makes the ensemble trainer fast.
+    ``mu`` (E, M1, d_X), ``nu`` (E, M2, d_X), ``q`` (E, d_Y), ``kappa`` (E,).
+    """
+    E, n, L = idx.pattern.shape
+    M1, M2, d_X = mu.shape[1], nu.shape[1], mu.shape[2]
+    r = M1 + M2 + 1
+    F = torch.zeros(E, r, d_X + q.shape[-1], dtype=mu.dtype, device=mu.device)
+    F[:, :M1, :d_X] = mu
+    F[:, M1 : M1 + M2, :d_X] = nu
+    F[:, -1, d_X:] = q
+    k = kappa.view(E, 1, 1)
+    # G[e, a, b] = F_a^T W_K^T W_Q F_b; column b of G scores a query made of row b.
+    G = F @ params.W_K.transpose(1, 2) @ params.W_Q @ F.transpose(1, 2)  # (E, r, r)
+    Gt = G.transpose(1, 2)
+    jq = idx.pattern[..., -1:].expand(E, n, r)
+    kq = idx.irrelevant[..., -1:].expand(E, n, r) + M1
+    row = Gt.gather(1, jq) + k * Gt.gather(1, kq)  # (E, n, r): F W_K^T W_Q p_query
+    pat, irr = idx.pattern, idx.irrelevant + M1
+    lab = torch.cat([idx.label[..., :-1], torch.zeros_like(idx.label[..., -1:])], dim=-1)  # query's y = 0
+    scores = row.gather(-1, pat) + k * row.gather(-1, irr) + lab * row[..., -1:]
+    attn = torch.softmax(scores, dim=-1)
+    c_bar = torch.zeros_like(row).scatter_add(-1, pat, attn).scatter_add(-1, irr, k * attn)
+    c_bar = torch.cat([c_bar[..., :-1], (attn * lab).sum(-1, keepdim=True)], dim=-1)
+    H = params.W_O @ params.W_V @ F.transpose(1, 2)  # (E, m, r)
+    h = torch.bmm(c_bar, H.transpose(1, 2))  # (E, n, m)
     out = torch.einsum("enm,em->en", torch.relu(h), params.a)
     return (out, attn) if return_attention else out
 

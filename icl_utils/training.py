@@ -24,7 +24,7 @@ import torch
 
 from .config import ICLConfig
 from .data import PromptIndices, World, embed, make_generator, make_world, sample_prompt_indices, split_tasks
-from .model import Params, forward, hinge_loss, init_params
+from .model import Params, forward, forward_indexed, hinge_loss, init_params
 from .probes import probe_all, wov_embeddings
 
 __all__ = ["get_device", "Member", "setup_member", "train_ensemble", "SHAPE_FIELDS", "CHUNK_STEPS"]
@@ -34,6 +34,9 @@ SHAPE_FIELDS = ("M1", "M2", "d_X", "d_Y", "m", "l_tr", "l_ts", "B", "T", "n_eval
 
 #: Prompts are drawn for this many SGD steps at once per member (amortizes the per-call cost).
 CHUNK_STEPS = 25
+
+#: Largest number of floats of dense evaluation prompts built at once when recording.
+PROBE_BUDGET = 4_000_000
 
 
 def get_device(device=None) -> torch.device:
@@ -154,16 +157,25 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "training") 
 
     def record():
         with torch.no_grad():
-            for name in ("seen", "unseen"):
-                idx, noise, has = ev[name]
-                P = embed(mu, nu, q, kappa, idx, noise)
-                r = probe_all(params, P, idx, mu)
-                nan = torch.full_like(r["err"], float("nan"))
-                records.setdefault(f"err_{name}", []).append(torch.where(has, r["err"], nan))
-                records.setdefault(f"loss_{name}", []).append(torch.where(has, r["loss"], nan))
-                if name == probe_set:
-                    for k in ("attn_same", "attn_other", "attn_query", "q_norm", "q_along", "k_norm", "k_along"):
-                        records.setdefault(k, []).append(r[k])
+            parts: dict[str, list] = {}
+            # Dense prompts are built for a few members at a time, to bound memory on large ensembles.
+            step = max(1, PROBE_BUDGET // (ref.n_eval * (ref.l_ts + 1) * ref.d))
+            for lo in range(0, E, step):
+                sl = slice(lo, min(E, lo + step))
+                sub = params.select(list(range(sl.start, sl.stop)))
+                for name in ("seen", "unseen"):
+                    idx, noise, has = ev[name]
+                    idx_s = idx[sl]
+                    P = embed(mu[sl], nu[sl], q[sl], kappa[sl], idx_s, noise[sl])
+                    r = probe_all(sub, P, idx_s, mu[sl])
+                    nan = torch.full_like(r["err"], float("nan"))
+                    parts.setdefault(f"err_{name}", []).append(torch.where(has[sl], r["err"], nan))
+                    parts.setdefault(f"loss_{name}", []).append(torch.where(has[sl], r["loss"], nan))
+                    if name == probe_set:
+                        for k in ("attn_same", "attn_other", "attn_query", "q_norm", "q_along", "k_norm", "k_along"):
+                            parts.setdefault(k, []).append(r[k])
+            for k, v in parts.items():
+                records.setdefault(k, []).append(torch.cat(v))
             for k, v in wov_embeddings(params, mu_bar, q).items():
                 records.setdefault(k, []).append(v)
 
@@ -187,8 +199,11 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "training") 
             record()
         s = (t % CHUNK_STEPS) * B
         idx = chunk[:, s : s + B]
-        P = embed(mu, nu, q, kappa, idx, None if noise is None else noise[:, s : s + B])
-        loss = hinge_loss(forward(params, P), idx.label[..., -1])
+        if noise is None:  # pattern-space form: no (E, B, l + 1, d) tensor is built
+            out = forward_indexed(params, mu, nu, q, kappa, idx)
+        else:
+            out = forward(params, embed(mu, nu, q, kappa, idx, noise[:, s : s + B]))
+        loss = hinge_loss(out, idx.label[..., -1])
         grads = torch.autograd.grad(loss.sum(), params.trained())
         with torch.no_grad():
             for w, g in zip(params.trained(), grads):

@@ -95,3 +95,35 @@ def test_select_and_cat(index):
     assert sel.W_Q.ndim == 3
     both = Params.cat([p.select(0), p.select([1, 2])])
     assert torch.equal(both.W_O, p.W_O)
+
+
+def test_indexed_form_equals_eq7_on_embedded_prompts():
+    from icl_utils.data import all_tasks, embed, make_generator, make_world, sample_prompt_indices
+    from icl_utils.model import forward_indexed
+
+    worlds = [make_world(6, 12, 20, 4, 0.5, make_generator(s, "world")) for s in range(3)]
+    mu = torch.stack([w.mu for w in worlds]).double()
+    nu = torch.stack([w.nu for w in worlds]).double()
+    q = torch.stack([w.q for w in worlds]).double()
+    kappa = torch.tensor([0.5, 0.3, 0.7], dtype=torch.float64)
+    from icl_utils.data import PromptIndices
+
+    idx = PromptIndices.stack(
+        sample_prompt_indices(all_tasks(6), 0.6, 9, 11, 6, 12, make_generator(s, "train")) for s in range(3)
+    )
+    P = embed(mu, nu, q, kappa, idx)
+    z = idx.label[..., -1].double()
+    outs, grads = [], []
+    for f in (lambda p: forward_indexed(p, mu, nu, q, kappa, idx), lambda p: eq7_by_loops(p, P)):
+        p = random_params(E=3, d=24, m=8, scale=0.3)
+        for w in p.trained():
+            w.requires_grad_(True)
+        out = f(p)
+        outs.append(out)
+        grads.append(torch.autograd.grad(hinge_loss(out, z).sum(), p.trained()))
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-10, atol=1e-12)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    p = random_params(E=3, d=24, m=8, scale=0.3)
+    _, attn = forward_indexed(p, mu, nu, q, kappa, idx, return_attention=True)
+    torch.testing.assert_close(attn, attention(p, P))

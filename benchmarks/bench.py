@@ -1,0 +1,199 @@
+"""Throughput benchmark: the ensemble trainer against a plain one-model-at-a-time loop.
+
+Run with ``make bench`` (or ``python benchmarks/bench.py``).  Everything is
+measured side by side in this one run on this machine:
+
+1. model-steps per second of (a) the literal Eq. 7 model trained one model at a
+   time in a plain PyTorch loop (nn.Module, torch.optim.SGD, fresh prompts every
+   step -- what a one-off research script does) and (b) icl_utils' ensemble
+   trainer at E = 1, 8 and 64 models, for chapter 1's quick configuration; the
+   ratio (b)/(a) per E;
+2. how close (b) comes to this machine's limits: its memory traffic (bytes read
+   and written by every tensor operation, counted by a dispatch hook) and
+   arithmetic rate (matmul FLOPs counted by torch's FlopCounterMode) against a
+   large copy and a large matrix product timed in the same run;
+3. the quick-profile execution time of every chapter (``--no-book`` skips it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import tempfile
+import time
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
+
+import icl_utils as icl
+from icl_utils.data import embed, make_generator, sample_prompt_indices
+from icl_utils.model import Params, forward_literal
+from icl_utils.training import setup_member, train_ensemble
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class LiteralEq7(torch.nn.Module):
+    """Eq. 7 as a research script writes it: every column through W_K and W_V."""
+
+    def __init__(self, cfg, generator):
+        super().__init__()
+        d, m = cfg.d, cfg.m
+        self.W_Q = torch.nn.Parameter(cfg.qkv_init * torch.eye(d))
+        self.W_K = torch.nn.Parameter(cfg.qkv_init * torch.eye(d))
+        self.W_V = torch.nn.Parameter(cfg.qkv_init * torch.eye(d))
+        self.W_O = torch.nn.Parameter(torch.randn(m, d, generator=generator) * cfg.o_init_std)
+        self.register_buffer("a", torch.cat([torch.full((m // 2,), 1.0 / m), torch.full((m // 2,), -1.0 / m)]))
+
+    def forward(self, P):  # P: (B, l + 1, d)
+        p = Params(self.W_Q[None], self.W_K[None], self.W_V[None], self.W_O[None], self.a[None])
+        return forward_literal(p, P[None])[0]
+
+
+def plain_loop(cfg, T):
+    """One model, one step at a time, fresh prompts each step; returns seconds."""
+    m = setup_member(cfg)
+    w = m.world
+    model = LiteralEq7(cfg, make_generator(cfg.seed, "init"))
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
+    g = make_generator(cfg.seed, "train")
+    kappa = torch.tensor([w.kappa])
+    start = time.perf_counter()
+    for _ in range(T):
+        idx = sample_prompt_indices(m.train_tasks, cfg.alpha, cfg.l_tr, cfg.B, cfg.M1, cfg.M2, g)
+        P = embed(w.mu[None], w.nu[None], w.q[None], kappa, idx[None])[0]
+        loss = torch.clamp(1 - idx.z * model(P), min=0).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def ensemble(cfg, E, T):
+    cfgs = [cfg.replace(seed=s, T=T, record_every=T) for s in range(E)]
+    start = time.perf_counter()
+    train_ensemble(cfgs, progress=False)
+    return time.perf_counter() - start
+
+
+class ByteCounter(TorchDispatchMode):
+    """Adds up the bytes of every tensor each aten operation reads and writes (views excluded)."""
+
+    def __init__(self):
+        super().__init__()
+        self.bytes = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if getattr(func, "is_view", False) or func is torch.ops.aten.detach.default:
+            return out  # views move no data
+        seen = set()
+
+        def add(x):
+            if isinstance(x, torch.Tensor) and id(x) not in seen:
+                seen.add(id(x))
+                self.bytes += x.numel() * x.element_size()
+
+        for a in list(args) + list((kwargs or {}).values()):
+            for x in a if isinstance(a, (list, tuple)) else [a]:
+                add(x)
+        for x in out if isinstance(out, (list, tuple)) else [out]:
+            add(x)
+        return out
+
+
+def machine_limits():
+    x = torch.empty(2**26)  # 256 MiB
+    y = torch.empty_like(x)
+    x.fill_(1.0)
+    y.copy_(x)
+    reps, start = 10, time.perf_counter()
+    for _ in range(reps):
+        y.copy_(x)
+    bw = 2 * x.numel() * 4 * reps / (time.perf_counter() - start)
+    a = torch.randn(2048, 2048)
+    b = torch.randn(2048, 2048)
+    a @ b
+    reps, start = 5, time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    flops = 2 * 2048**3 * reps / (time.perf_counter() - start)
+    return bw, flops
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="icl_utils throughput benchmark")
+    ap.add_argument("--steps", type=int, default=200, help="SGD steps per measurement")
+    ap.add_argument("--repeats", type=int, default=3, help="best of this many runs")
+    ap.add_argument("--ensembles", type=int, nargs="+", default=[1, 8, 64])
+    ap.add_argument("--no-book", action="store_true", help="skip timing the chapters")
+    args = ap.parse_args(argv)
+
+    torch.manual_seed(0)
+    cfg = icl.get_profile("01_in_domain", "quick").base.replace(n_eval=200)
+    T = args.steps
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device: cpu")
+    print(f"chapter 1 quick configuration: B={cfg.B}, l_tr={cfg.l_tr}, d={cfg.d}, m={cfg.m}; {T} steps per run\n")
+
+    # Interleaved repeats (plain, E = 1, 8, 64, plain, ...), best of each: a slow spell of a
+    # shared machine then hits every contender alike.
+    best = {}
+    for _ in range(args.repeats):
+        for key in ["plain", *args.ensembles]:
+            sec = plain_loop(cfg, T) if key == "plain" else ensemble(cfg, key, T)
+            best[key] = min(best.get(key, float("inf")), sec)
+    base_rate = T / best["plain"]
+    print(f"(a) plain loop, literal Eq. 7, one model : {base_rate:10.0f} model-steps/s")
+    rates = {}
+    for E in args.ensembles:
+        rates[E] = E * T / best[E]
+        print(
+            f"(b) ensemble trainer, E = {E:3d}           : {rates[E]:10.0f} model-steps/s"
+            f"   ratio (b)/(a) = {rates[E] / base_rate:6.1f}x"
+        )
+
+    bw, peak = machine_limits()
+    E = max(args.ensembles)
+    counter = ByteCounter()
+    with counter:
+        ensemble(cfg, E, T)
+    with FlopCounterMode(display=False) as fc:
+        ensemble(cfg, E, T)
+    steps_per_s = rates[E] / E
+    traffic = counter.bytes / T * steps_per_s
+    flop_rate = fc.get_total_flops() / T * steps_per_s
+    print(
+        f"\nmachine, measured now: copy {bw / 1e9:.1f} GB/s (256 MiB buffer), "
+        f"matmul {peak / 1e9:.1f} GFLOP/s (2048^2 fp32)"
+    )
+    print(
+        f"ensemble E = {E}: {counter.bytes / T / 1e6:.1f} MB moved and "
+        f"{fc.get_total_flops() / T / 1e6:.1f} MFLOP per step"
+    )
+    print(f"  achieved memory traffic {traffic / 1e9:.2f} GB/s = {traffic / bw:.0%} of the copy rate")
+    print(f"  achieved matmul rate    {flop_rate / 1e9:.2f} GFLOP/s = {flop_rate / peak:.1%} of the matmul rate")
+    print("  (traffic counts every operation's inputs and outputs once, so it over-counts what caches serve)")
+
+    if not args.no_book:
+        print("\nquick-profile execution time per chapter (fresh kernel, result cache off):")
+        env_before = os.environ.get("ICL_CACHE_DIR")
+        os.environ["ICL_CACHE_DIR"] = "off"
+        total = 0.0
+        with tempfile.TemporaryDirectory() as tmp:
+            for src in sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9]*.ipynb"))):
+                sec = icl.book.execute_chapter(src, os.path.join(tmp, os.path.basename(src)), "quick")
+                total += sec
+                print(f"  {os.path.basename(src):28s} {sec:7.1f} s")
+        print(f"  {'whole book':28s} {total:7.1f} s")
+        if env_before is None:
+            os.environ.pop("ICL_CACHE_DIR")
+        else:
+            os.environ["ICL_CACHE_DIR"] = env_before
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
