@@ -1,7 +1,8 @@
 # Provable In-Context Learning -- build and test commands.
 #   make book [PROFILE=quick|paper]   execute every chapter with papermill, build the book into _build/html
 #   make test                         unit tests, nbval on every chapter, .py/.ipynb pairing check
-#   make clean                        remove build output and executed chapters
+#   make bench                        throughput benchmark (ensemble trainer vs a plain loop), chapter times
+#   make clean                        remove build output, executed chapters and the result cache
 PROFILE ?= quick
 PYTHON  ?= python3
 VENV    := .venv
@@ -10,9 +11,11 @@ STAMP   := $(VENV)/.installed
 MATHJAX := _vendor/mathjax/tex-chtml.js
 CHAPTERS := $(sort $(wildcard notebooks/[0-9]*.py))
 EXECUTED := $(patsubst notebooks/%.py,book/%.ipynb,$(CHAPTERS))
-# No progress bars in executed outputs; a deterministic hash seed; fewer threads fight over two cores.
-export TQDM_DISABLE := 1
+# A deterministic hash seed; the result cache in the repository (override ICL_CACHE_DIR; "off" disables it);
+# progress bars of chapters executed by make book go to this terminal, never into the notebooks.
 export PYTHONHASHSEED := 0
+export ICL_CACHE_DIR ?= $(CURDIR)/.icl_cache
+export ICL_PROGRESS ?= terminal
 
 .PHONY: book test env clean lint chapters sync bench FORCE
 .DELETE_ON_ERROR:
@@ -48,16 +51,17 @@ $(MATHJAX):
 	test -f $@
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	TQDM_DISABLE=1 $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check icl_utils tests notebooks benchmarks
 	$(BIN)/ruff format --check icl_utils tests notebooks benchmarks
 
 clean:
-	rm -rf _build book/*.ipynb $(PROFILE_STAMP) .pytest_cache
+	rm -rf _build book/*.ipynb $(PROFILE_STAMP) .pytest_cache .icl_cache "$(ICL_CACHE_DIR)/train_runs"
 
 # After editing a chapter's .py: re-pair it and store fresh quick-profile outputs for nbval.
+sync: export ICL_CACHE_DIR = off
 sync: $(STAMP)
 	@for py in $(CHAPTERS); do \
 	  $(BIN)/jupytext --quiet --sync $$py && \

@@ -32,7 +32,7 @@ def execute_chapter(src: str, dst: str, profile: str = "quick", parameters: dict
     start = time.perf_counter()
     tmp = dst.removesuffix(".ipynb") + ".partial.ipynb"
     try:
-        pm.execute_notebook(src, tmp, parameters=params, kernel_name="python3", progress_bar=True, log_output=False)
+        pm.execute_notebook(src, tmp, parameters=params, kernel_name="python3", progress_bar=False, log_output=False)
     except BaseException:
         if os.path.exists(tmp):
             os.replace(tmp, dst.removesuffix(".ipynb") + ".failed.ipynb")

@@ -4,7 +4,8 @@ Every chapter calls these rather than the trainer directly, so that a result
 cache (or any other bookkeeping) can be added here without touching chapters.
 
 * :func:`train_runs` -- train one model per :class:`~icl_utils.config.ICLConfig`
-  (grouped into ensembles of compatible shapes) and return their records;
+  (grouped into ensembles of compatible shapes, cached on disk) and return
+  their records;
 * :func:`grid` -- the configurations of a sweep (values x seeds);
 * summaries used by chapter 1: :func:`stack`, :func:`iterations_to_target`,
   :func:`fit_power_law`.
@@ -16,8 +17,12 @@ import itertools
 
 import numpy as np
 
-from .config import ICLConfig
+from . import cache as _cache
+from .config import ICLConfig, check_int
 from .training import SHAPE_FIELDS, train_ensemble
+
+#: Cache namespace of :func:`train_runs` results.
+KIND_TRAIN = "train_runs"
 
 __all__ = ["train_runs", "grid", "stack", "iterations_to_target", "fit_power_law"]
 
@@ -36,20 +41,37 @@ def grid(base: ICLConfig, seeds, **sweeps) -> list[ICLConfig]:
     return out
 
 
-def train_runs(configs, device=None, progress=None, desc: str = "training") -> list[dict]:
-    """Train every configuration; configurations that share :data:`SHAPE_FIELDS`
-    are trained together as one ensemble.  Results come back in input order."""
+def train_runs(
+    configs, device=None, progress=None, desc: str = "training", cache: bool = True, max_ensemble: int = 64
+) -> list[dict]:
+    """Train every configuration and return its results, in input order.
+
+    Configurations already in the result cache (:mod:`icl_utils.cache`) are
+    loaded, not trained.  The others are grouped by :data:`SHAPE_FIELDS` and
+    trained as ensembles of at most ``max_ensemble`` models; each model's
+    results are stored as soon as its ensemble finishes, so an interrupted
+    sweep resumes with the configurations that are still missing.
+    """
     configs = list(configs)
-    groups: dict[tuple, list[int]] = {}
-    for i, c in enumerate(configs):
+    for c in configs:
         if not isinstance(c, ICLConfig):
             raise ValueError(f"parameter 'configs' holds {type(c).__name__}: allowed ICLConfig objects")
-        groups.setdefault(tuple(getattr(c, f) for f in SHAPE_FIELDS), []).append(i)
+    check_int("max_ensemble", max_ensemble, 1, allowed="integers >= 1")
     results: list = [None] * len(configs)
-    for gi, members in enumerate(groups.values()):
-        label = f"{desc} [{gi + 1}/{len(groups)}]" if len(groups) > 1 else desc
+    groups: dict[tuple, list[int]] = {}
+    for i, c in enumerate(configs):
+        hit = _cache.load(KIND_TRAIN, c.to_dict()) if cache else None
+        if hit is not None:
+            results[i] = hit
+        else:
+            groups.setdefault(tuple(getattr(c, f) for f in SHAPE_FIELDS), []).append(i)
+    batches = [g[k : k + max_ensemble] for g in groups.values() for k in range(0, len(g), max_ensemble)]
+    for bi, members in enumerate(batches):
+        label = f"{desc} [{bi + 1}/{len(batches)}]" if len(batches) > 1 else desc
         for i, r in zip(members, train_ensemble([configs[i] for i in members], device, progress, label)):
             results[i] = r
+            if cache:
+                _cache.store(KIND_TRAIN, configs[i].to_dict(), r)
     return results
 
 

@@ -56,3 +56,18 @@ def test_claims_report(capsys):
     c.check("Thm", "required but false", "3.0", False)
     with pytest.raises(AssertionError, match="required but false"):
         c.report()
+
+
+def test_max_ensemble_splits_groups(monkeypatch):
+    sizes = []
+    real = X.train_ensemble
+
+    def spy(configs, *a, **k):
+        sizes.append(len(configs))
+        return real(configs, *a, **k)
+
+    monkeypatch.setattr(X, "train_ensemble", spy)
+    runs = X.train_runs([SMALL.replace(seed=s) for s in range(5)], progress=False, max_ensemble=2)
+    assert sizes == [2, 2, 1] and [r["config"]["seed"] for r in runs] == list(range(5))
+    with pytest.raises(ValueError, match="'max_ensemble'"):
+        X.train_runs([SMALL], max_ensemble=0)

@@ -1,0 +1,134 @@
+"""The result cache: hits, misses, atomic writes, corruption, and resuming a killed sweep."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from icl_utils import cache, experiments
+from icl_utils.config import ICLConfig
+
+TINY = ICLConfig(T=10, record_every=5, n_eval=50, B=8, l_tr=4, l_ts=4)
+
+
+@pytest.fixture
+def cache_root(tmp_path, monkeypatch):
+    monkeypatch.setenv(cache.ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def count_trained(monkeypatch):
+    """Counts the models the trainer really trains."""
+    counter = {"models": 0}
+    real = experiments.train_ensemble
+
+    def counting(configs, *args, **kwargs):
+        counter["models"] += len(configs)
+        return real(configs, *args, **kwargs)
+
+    monkeypatch.setattr(experiments, "train_ensemble", counting)
+    return counter
+
+
+def entries(root):
+    return sorted(Path(root).rglob("*.pkl"))
+
+
+def test_cache_dir_switches(monkeypatch, tmp_path):
+    monkeypatch.setenv(cache.ENV, "off")
+    assert cache.cache_dir() is None
+    monkeypatch.setenv(cache.ENV, str(tmp_path))
+    assert cache.cache_dir() == tmp_path
+
+
+def test_second_run_trains_nothing_and_returns_the_same(cache_root, count_trained):
+    cfgs = [TINY.replace(seed=s) for s in range(3)]
+    first = experiments.train_runs(cfgs, progress=False)
+    assert count_trained["models"] == 3 and len(entries(cache_root)) == 3
+    second = experiments.train_runs(cfgs, progress=False)
+    assert count_trained["models"] == 3
+    for a, b in zip(first, second):
+        assert np.array_equal(a["err_unseen"], b["err_unseen"]) and np.array_equal(a["loss"], b["loss"])
+
+
+def test_changed_parameter_misses(cache_root, count_trained):
+    experiments.train_runs([TINY], progress=False)
+    experiments.train_runs([TINY.replace(alpha=0.5)], progress=False)
+    assert count_trained["models"] == 2
+    experiments.train_runs([TINY, TINY.replace(alpha=0.5)], progress=False)
+    assert count_trained["models"] == 2
+
+
+def test_cache_off_always_trains(monkeypatch, count_trained):
+    monkeypatch.setenv(cache.ENV, "off")
+    experiments.train_runs([TINY], progress=False)
+    experiments.train_runs([TINY], progress=False)
+    assert count_trained["models"] == 2
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
+def test_corrupt_entry_is_reported_and_recomputed(cache_root, count_trained, damage):
+    first = experiments.train_runs([TINY], progress=False)[0]
+    (path,) = entries(cache_root)
+    blob = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(blob[: len(blob) // 2])
+    elif damage == "flip":
+        path.write_bytes(blob[:-10] + bytes([blob[-10] ^ 0xFF]) + blob[-9:])
+    else:
+        path.write_bytes(b"not a cache entry")
+    with pytest.warns(cache.CacheWarning, match="recomputing"):
+        again = experiments.train_runs([TINY], progress=False)[0]
+    assert count_trained["models"] == 2
+    assert np.array_equal(first["loss"], again["loss"])
+    assert cache.load("train_runs", TINY.to_dict()) is not None  # rewritten, valid
+
+
+def test_partial_temporary_files_are_never_read(cache_root):
+    experiments.train_runs([TINY], progress=False)
+    (path,) = entries(cache_root)
+    (path.parent / ".tmp-abandoned.part").write_bytes(path.read_bytes()[:100])
+    assert cache.load("train_runs", TINY.to_dict()) is not None
+    assert cache.load("train_runs", TINY.replace(seed=9).to_dict()) is None
+
+
+SWEEP = textwrap.dedent(
+    """
+    import sys
+    from icl_utils import experiments
+    from icl_utils.config import ICLConfig
+    base = ICLConfig(T=400, record_every=400, n_eval=50, B=32, l_ts=4)
+    cfgs = [base.replace(l_tr=l, seed=s) for l in (2, 3, 4, 5, 6, 7) for s in (0, 1)]
+    experiments.train_runs(cfgs, progress=False)
+    print("done", flush=True)
+    """
+)
+
+
+def sweep_configs():
+    base = ICLConfig(T=400, record_every=400, n_eval=50, B=32, l_ts=4)
+    return [base.replace(l_tr=l, seed=s) for l in (2, 3, 4, 5, 6, 7) for s in (0, 1)]
+
+
+def test_killed_sweep_resumes_with_only_the_missing_part(cache_root, count_trained):
+    env = dict(os.environ, **{cache.ENV: str(cache_root), "TQDM_DISABLE": "1"})
+    proc = subprocess.Popen([sys.executable, "-c", SWEEP], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while len(entries(cache_root)) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(entries(cache_root))
+    total = len(sweep_configs())
+    assert 2 <= done < total, f"the kill should land mid-sweep ({done} of {total} stored)"
+    results = experiments.train_runs(sweep_configs(), progress=False)
+    assert count_trained["models"] == total - done
+    assert len(entries(cache_root)) == total
+    assert [r["config"]["l_tr"] for r in results] == [c.l_tr for c in sweep_configs()]
