@@ -58,14 +58,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check icl_utils tests notebooks benchmarks
 
 clean:
-	rm -rf _build book/*.ipynb $(PROFILE_STAMP) .pytest_cache .icl_cache "$(ICL_CACHE_DIR)/train_runs"
+	rm -rf _build book/*.ipynb $(PROFILE_STAMP) .pytest_cache
+	if [ -x $(BIN)/python ]; then $(BIN)/python -m icl_utils.cache clear; fi
 
 # After editing a chapter's .py: re-pair it and store fresh quick-profile outputs for nbval.
 sync: export ICL_CACHE_DIR = off
+sync: export ICL_PROGRESS = off
 sync: $(STAMP)
 	@for py in $(CHAPTERS); do \
-	  $(BIN)/jupytext --quiet --sync $$py && \
-	  $(BIN)/python -c "import sys, nbformat, nbclient; p = sys.argv[1]; nb = nbformat.read(p, 4); \
-	nbclient.NotebookClient(nb, kernel_name='python3', timeout=1800, resources={'metadata': {'path': 'notebooks'}}).execute(); \
-	nbformat.write(nb, p)" $${py%.py}.ipynb || exit 1; \
+	  $(BIN)/jupytext --quiet --sync $$py && $(BIN)/python -m icl_utils.book $${py%.py}.ipynb --reference || exit 1; \
 	done
+
+# Throughput of the ensemble trainer against a plain loop, machine limits, chapter times.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py

@@ -29,6 +29,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 import icl_utils as icl
+from icl_utils.book import execute_chapter
 from icl_utils.data import embed, make_generator, sample_prompt_indices
 from icl_utils.model import Params, forward_literal
 from icl_utils.training import setup_member, train_ensemble
@@ -184,7 +185,7 @@ def main(argv=None):
         total = 0.0
         with tempfile.TemporaryDirectory() as tmp:
             for src in sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9]*.ipynb"))):
-                sec = icl.book.execute_chapter(src, os.path.join(tmp, os.path.basename(src)), "quick")
+                sec = execute_chapter(src, os.path.join(tmp, os.path.basename(src)), "quick")
                 total += sec
                 print(f"  {os.path.basename(src):28s} {sec:7.1f} s")
         print(f"  {'whole book':28s} {total:7.1f} s")

@@ -9,6 +9,7 @@ One concern per module (see STYLE.md):
 * :mod:`icl_utils.probes` -- error, attention and W_O W_V measurements;
 * :mod:`icl_utils.experiments` -- one entry point per experiment kind;
 * :mod:`icl_utils.cache` -- the on-disk result cache behind the entry points;
+* :mod:`icl_utils.baselines` -- classical learners fitted on the context examples;
 * :mod:`icl_utils.book` -- executing chapters for the book (``make book``);
 * :mod:`icl_utils.plotting` -- the book's theme and theory overlays.
 
@@ -20,14 +21,14 @@ import random
 import numpy as np
 import torch
 
-from . import book, cache, claims, config, data, experiments, model, plotting, probes, training
+from . import baselines, cache, claims, config, data, experiments, model, plotting, probes, training
 from .config import ICLConfig, get_profile
 from .training import get_device, train_ensemble
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "book",
+    "baselines",
     "cache",
     "claims",
     "config",

@@ -16,7 +16,7 @@ import time
 
 from .config import PROFILE_NAMES
 
-__all__ = ["execute_chapter"]
+__all__ = ["execute_chapter", "store_reference_outputs"]
 
 
 def execute_chapter(src: str, dst: str, profile: str = "quick", parameters: dict | None = None) -> float:
@@ -55,12 +55,38 @@ def execute_chapter(src: str, dst: str, profile: str = "quick", parameters: dict
     return seconds
 
 
+def store_reference_outputs(path: str) -> None:
+    """Execute a paired chapter notebook in place at its default (quick) parameters.
+
+    These are the outputs nbval compares against (``make sync``).  No timing or
+    other volatile metadata is kept.
+    """
+    import nbclient
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    folder = os.path.dirname(os.path.abspath(path))
+    nbclient.NotebookClient(
+        nb, kernel_name="python3", timeout=1800, record_timing=False, resources={"metadata": {"path": folder}}
+    ).execute()
+    nbformat.write(nb, path)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src")
-    ap.add_argument("dst")
+    ap.add_argument("dst", nargs="?", help="omit with --reference")
     ap.add_argument("--profile", default="quick", choices=PROFILE_NAMES)
+    ap.add_argument("--reference", action="store_true", help="execute SRC in place for nbval (make sync)")
     args = ap.parse_args(argv)
+    if args.reference:
+        store_reference_outputs(args.src)
+        print(f"stored reference outputs of {args.src}")
+        return
+    if args.dst is None:
+        ap.error("DST is required unless --reference is given")
     seconds = execute_chapter(args.src, args.dst, args.profile)
     print(f"executed {args.src} ({args.profile}) in {seconds:.1f} s -> {args.dst}")
 

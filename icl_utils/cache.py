@@ -28,7 +28,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-__all__ = ["cache_dir", "entry_key", "load", "store", "CacheWarning", "ENV"]
+__all__ = ["cache_dir", "entry_key", "load", "store", "clear", "CacheWarning", "ENV"]
 
 ENV = "ICL_CACHE_DIR"
 MAGIC = b"icl-cache-v1\n"
@@ -135,3 +135,33 @@ def store(kind: str, config: dict, result, root: Path | None = None) -> Path | N
             pass
         raise
     return path
+
+
+def clear(root: Path | None = None) -> int:
+    """Delete every cache entry (and leftover temporary file) under the cache folder; returns how many.
+
+    Only files this module writes (``*.pkl`` entries, ``.tmp-*.part``) are removed, then the
+    folders left empty, so pointing ``ICL_CACHE_DIR`` at a shared folder is safe.
+    """
+    root = cache_dir() if root is None else root
+    if root is None or not root.is_dir():
+        return 0
+    n = 0
+    for pattern in ("*/??/*.pkl", "*/??/.tmp-*.part"):
+        for f in root.glob(pattern):
+            f.unlink()
+            n += 1
+    for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(d.iterdir()):
+            d.rmdir()
+    if not any(root.iterdir()):
+        root.rmdir()
+    return n
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["clear"]:
+        sys.exit("usage: python -m icl_utils.cache clear")
+    print(f"removed {clear()} cache entries from {cache_dir()}")

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field, fields
 
 __all__ = [
     "ICLConfig",
+    "TestConfig",
     "InDomainProfile",
+    "OODProfile",
     "PROFILE_NAMES",
     "get_profile",
     "check_int",
@@ -151,6 +153,48 @@ class ICLConfig:
         return dataclasses.asdict(self)
 
 
+@dataclass(frozen=True)
+class TestConfig:
+    """A test distribution for trained models (Theorems 1-2 of [LWLCC24]).
+
+    ``S1 = None`` tests in domain, on the ``tasks`` ("unseen", "seen" or "all")
+    of each model's own split.  A number ``S1 > 0`` tests out of domain: ODR
+    patterns whose IDR coefficients sum to ``S1`` (``group_size`` IDR
+    patterns each), ODI patterns in the IDI span with weight ``kappa_ood``
+    (default: the training kappa), on all OOD tasks.  Prompts have a fraction
+    ``alpha_test`` (alpha') of relevant examples and ``l_ts`` examples;
+    ``n_eval`` prompts per model.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    alpha_test: float = 0.6
+    l_ts: int = 20
+    n_eval: int = 1000
+    S1: float | None = None
+    group_size: int = 2
+    kappa_ood: float | None = None
+    tasks: str = "unseen"
+
+    def __post_init__(self):
+        check_float("alpha_test", self.alpha_test, 0.0, 1.0, lo_open=True)
+        check_int("l_ts", self.l_ts, 1, allowed="integers >= 1")
+        check_int("n_eval", self.n_eval, 1, allowed="integers >= 1")
+        if self.S1 is not None:
+            check_float("S1", self.S1, 0.0, lo_open=True, allowed="finite numbers > 0 (or None: in domain)")
+        check_int("group_size", self.group_size, 1, allowed="integers >= 1")
+        if self.kappa_ood is not None:
+            check_float("kappa_ood", self.kappa_ood, 0.0, 1.0, hi_open=True)
+        if self.tasks not in ("unseen", "seen", "all"):
+            raise ValueError(f"parameter 'tasks' = {self.tasks!r} is invalid: allowed 'unseen', 'seen' or 'all'")
+
+    def replace(self, **changes) -> TestConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 def _tuple_of(name, values, check):
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise ValueError(f"parameter {name!r} = {values!r} is invalid: allowed a non-empty list")
@@ -211,6 +255,79 @@ class InDomainProfile:
         return tuple(range(self.n_seeds))
 
 
+@dataclass(frozen=True)
+class OODProfile:
+    """Parameters of chapter 2 (Theorem 2, figures A-12, A-13, A-27, A-28).
+
+    ``base`` is the trained model (chapter 1's reference run), ``n_seeds``
+    seeds of it.  A-12: OOD error against test length ``lengths`` for every
+    coefficient sum in ``S1s``; A-13: in-domain and OOD (``S1_alpha``) error
+    against ``lengths`` for every alpha' in ``alphas_test``; both on
+    ``n_eval`` prompts per model.  Mechanism: attention on ODR prompts of
+    length ``l_mech`` over training, recorded every ``record_every_mech``
+    iterations.  A-27/28: ICL against classical learners at test lengths
+    ``lengths_baseline`` and alpha' in ``alphas_baseline`` on
+    ``n_eval_baseline`` prompts per model.
+    """
+
+    name: str
+    base: ICLConfig
+    n_seeds: int
+    S1s: tuple = (0.5, 0.7, 0.9, 1.1, 1.3)
+    lengths: tuple = (1, 2, 3, 5, 8, 13, 20, 30, 50)
+    n_eval: int = 1000
+    alphas_test: tuple = (0.6, 0.8, 0.9, 1.0)
+    S1_alpha: float = 1.1
+    l_mech: int = 20
+    record_every_mech: int = 20
+    lengths_baseline: tuple = (6, 8, 10, 14, 20)
+    alphas_baseline: tuple = (0.8, 0.6)
+    n_eval_baseline: int = 150
+    target_error: float = 0.05
+
+    def __post_init__(self):
+        if not isinstance(self.base, ICLConfig):
+            raise ValueError(f"parameter 'base' = {self.base!r} is invalid: allowed an ICLConfig")
+        check_int("n_seeds", self.n_seeds, 1, allowed="integers >= 1")
+        pos = lambda n, v: check_float(n, v, 0.0, lo_open=True, allowed="finite numbers > 0")  # noqa: E731
+        frac = lambda n, v: check_float(n, v, 0.0, 1.0, lo_open=True)  # noqa: E731
+        length = lambda n, v: check_int(n, v, 1, allowed="integers >= 1")  # noqa: E731
+        for name, check in (
+            ("S1s", pos),
+            ("lengths", length),
+            ("alphas_test", frac),
+            ("lengths_baseline", length),
+            ("alphas_baseline", frac),
+        ):
+            object.__setattr__(self, name, _tuple_of(name, getattr(self, name), check))
+        pos("S1_alpha", self.S1_alpha)
+        check_int("n_eval", self.n_eval, 1, allowed="integers >= 1")
+        check_int("l_mech", self.l_mech, 1, allowed="integers >= 1")
+        check_int("record_every_mech", self.record_every_mech, 1, allowed="integers >= 1")
+        check_int("n_eval_baseline", self.n_eval_baseline, 1, allowed="integers >= 1")
+        check_float("target_error", self.target_error, 0.0, 0.5, lo_open=True, hi_open=True)
+
+    @property
+    def seeds(self) -> tuple:
+        return tuple(range(self.n_seeds))
+
+
+_OOD = {
+    "quick": dict(base=ICLConfig(T=400, n_eval=1000, record_every=10), n_seeds=3),
+    "paper": dict(
+        base=ICLConfig(T=1500, n_eval=4000, record_every=5),
+        n_seeds=10,
+        S1s=(0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.3, 1.6, 2.0),
+        lengths=(1, 2, 3, 4, 5, 7, 10, 13, 16, 20, 25, 30, 40, 50, 70, 100),
+        n_eval=4000,
+        alphas_test=(0.4, 0.6, 0.8, 0.9, 1.0),
+        record_every_mech=10,
+        lengths_baseline=(6, 8, 10, 12, 14, 16, 18, 20),
+        n_eval_baseline=500,
+        target_error=0.02,
+    ),
+}
+
 _IN_DOMAIN = {
     "quick": dict(
         base=ICLConfig(T=400, n_eval=1000, record_every=10),
@@ -240,7 +357,7 @@ _IN_DOMAIN = {
     ),
 }
 
-_PROFILES = {"01_in_domain": (InDomainProfile, _IN_DOMAIN)}
+_PROFILES = {"01_in_domain": (InDomainProfile, _IN_DOMAIN), "02_out_of_domain": (OODProfile, _OOD)}
 
 
 def get_profile(chapter: str, profile: str = "quick", **overrides):

@@ -7,8 +7,10 @@ cache (or any other bookkeeping) can be added here without touching chapters.
   (grouped into ensembles of compatible shapes, cached on disk) and return
   their records;
 * :func:`grid` -- the configurations of a sweep (values x seeds);
-* summaries used by chapter 1: :func:`stack`, :func:`iterations_to_target`,
-  :func:`fit_power_law`.
+* :func:`evaluate_runs` -- test trained models on other distributions (in
+  domain with other alpha' and l_ts, or out of domain with coefficient sum S1);
+* :func:`baseline_errors` -- classical learners fitted on the same test prompts;
+* summaries: :func:`stack`, :func:`iterations_to_target`, :func:`fit_power_law`.
 """
 
 from __future__ import annotations
@@ -16,15 +18,29 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import torch
 
 from . import cache as _cache
-from .config import ICLConfig, check_int
-from .training import SHAPE_FIELDS, train_ensemble
+from .baselines import LEARNERS, make_learner, predict_prompts
+from .config import ICLConfig, TestConfig, check_int
+from .data import PromptIndices, all_tasks, make_generator, make_ood_world, sample_prompt_indices
+from .model import Params, forward_indexed
+from .probes import attention_concentration, classification_error
+from .training import SHAPE_FIELDS, get_device, setup_member, train_ensemble
 
 #: Cache namespace of :func:`train_runs` results.
 KIND_TRAIN = "train_runs"
 
-__all__ = ["train_runs", "grid", "stack", "iterations_to_target", "fit_power_law"]
+__all__ = [
+    "train_runs",
+    "evaluate_runs",
+    "baseline_errors",
+    "test_prompts",
+    "grid",
+    "stack",
+    "iterations_to_target",
+    "fit_power_law",
+]
 
 
 def grid(base: ICLConfig, seeds, **sweeps) -> list[ICLConfig]:
@@ -42,7 +58,13 @@ def grid(base: ICLConfig, seeds, **sweeps) -> list[ICLConfig]:
 
 
 def train_runs(
-    configs, device=None, progress=None, desc: str = "training", cache: bool = True, max_ensemble: int = 64
+    configs,
+    device=None,
+    progress=None,
+    desc: str = "training",
+    cache: bool = True,
+    max_ensemble: int = 64,
+    snapshots: bool = False,
 ) -> list[dict]:
     """Train every configuration and return its results, in input order.
 
@@ -50,8 +72,11 @@ def train_runs(
     loaded, not trained.  The others are grouped by :data:`SHAPE_FIELDS` and
     trained as ensembles of at most ``max_ensemble`` models; each model's
     results are stored as soon as its ensemble finishes, so an interrupted
-    sweep resumes with the configurations that are still missing.
+    sweep resumes with the configurations that are still missing.  With
+    ``snapshots``, every result also holds the weights at each recorded
+    iteration (see :func:`icl_utils.training.train_ensemble`).
     """
+    kind = KIND_TRAIN + ("+snapshots" if snapshots else "")
     configs = list(configs)
     for c in configs:
         if not isinstance(c, ICLConfig):
@@ -60,7 +85,7 @@ def train_runs(
     results: list = [None] * len(configs)
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
-        hit = _cache.load(KIND_TRAIN, c.to_dict()) if cache else None
+        hit = _cache.load(kind, c.to_dict()) if cache else None
         if hit is not None:
             results[i] = hit
         else:
@@ -68,10 +93,11 @@ def train_runs(
     batches = [g[k : k + max_ensemble] for g in groups.values() for k in range(0, len(g), max_ensemble)]
     for bi, members in enumerate(batches):
         label = f"{desc} [{bi + 1}/{len(batches)}]" if len(batches) > 1 else desc
-        for i, r in zip(members, train_ensemble([configs[i] for i in members], device, progress, label)):
+        trained = train_ensemble([configs[i] for i in members], device, progress, label, snapshots=snapshots)
+        for i, r in zip(members, trained):
             results[i] = r
             if cache:
-                _cache.store(KIND_TRAIN, configs[i].to_dict(), r)
+                _cache.store(kind, configs[i].to_dict(), r)
     return results
 
 
@@ -94,3 +120,116 @@ def fit_power_law(x, y) -> tuple[float, float]:
         return float("nan"), float("nan")
     slope, c = np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)
     return float(slope), float(c)
+
+
+# ---------------------------------------------------------------------------------------------
+# Testing trained models on other distributions (chapter 2) and classical baselines.
+
+KIND_EVAL = "evaluate_runs"
+KIND_BASELINE = "baseline_errors"
+
+
+def test_prompts(config: ICLConfig | dict, test: TestConfig):
+    """The test world and prompts of one trained model under ``test``.
+
+    In domain, the model's own patterns and task split; out of domain, ODR/ODI
+    patterns built from them (:func:`icl_utils.data.make_ood_world`, stream
+    ``"ood"``) and every OOD task.  Prompts come from the ``"probe"`` stream of
+    the model's seed, so every test of a model -- and every learner compared on
+    it -- sees the same random draws.  Returns ``(world, PromptIndices)``.
+    """
+    cfg = config if isinstance(config, ICLConfig) else ICLConfig(**config)
+    member = setup_member(cfg)
+    if test.S1 is None:
+        world = member.world
+        tasks = {
+            "unseen": member.unseen_tasks,
+            "seen": member.train_tasks,
+            "all": torch.cat([member.train_tasks, member.unseen_tasks]),
+        }[test.tasks]
+        if tasks.shape[0] == 0:
+            raise ValueError(f"parameter 'tasks' = {test.tasks!r}: this model has no such tasks")
+    else:
+        world = make_ood_world(
+            member.world, test.S1, test.group_size, kappa_ood=test.kappa_ood, generator=make_generator(cfg.seed, "ood")
+        )
+        tasks = all_tasks(world.M1)
+    idx = sample_prompt_indices(
+        tasks, test.alpha_test, test.l_ts, test.n_eval, world.M1, world.M2, make_generator(cfg.seed, "probe")
+    )
+    return world, idx
+
+
+def _params_of(result: dict, at: int | None) -> Params:
+    w = result["weights"] if at is None else {k: v[at] for k, v in result["snapshots"].items()}
+    a = result["weights"]["a"]
+    return Params(**{k: torch.as_tensor(w[k])[None] for k in Params.TRAINED}, a=torch.as_tensor(a)[None])
+
+
+def evaluate_runs(results, tests, at: int | None = None, device=None, cache: bool = True) -> dict:
+    """Test every trained model under every :class:`~icl_utils.config.TestConfig`.
+
+    ``at`` selects the weights: None for the final ones, or the index of a
+    recorded iteration (needs results trained with ``snapshots=True``).
+    Returns arrays of shape (len(results), len(tests)): ``err`` (the
+    classification error) and ``attn_same`` (the attention the query puts on
+    context examples with its own relevant pattern, Proposition 1).
+    """
+    results, tests = list(results), list(tests)
+    for t in tests:
+        if not isinstance(t, TestConfig):
+            raise ValueError(f"parameter 'tests' holds {type(t).__name__}: allowed TestConfig objects")
+    dev = get_device(device)
+    err = np.full((len(results), len(tests)), np.nan)
+    attn = np.full_like(err, np.nan)
+    for j, test in enumerate(tests):
+        todo = []
+        for i, r in enumerate(results):
+            key = {"run": r["config"], "test": test.to_dict(), "at": at}
+            hit = _cache.load(KIND_EVAL, key) if cache else None
+            if hit is None:
+                todo.append((i, key))
+            else:
+                err[i, j], attn[i, j] = hit
+        if not todo:
+            continue
+        worlds, idxs = zip(*(test_prompts(results[i]["config"], test) for i, _ in todo))
+        params = Params.cat(_params_of(results[i], at) for i, _ in todo).to(dev)
+        kappa = torch.tensor([w.kappa for w in worlds], device=dev)
+        idx = PromptIndices.stack(idxs).to(dev)
+        mu, nu, q = (torch.stack([getattr(w, name) for w in worlds]).to(dev) for name in ("mu", "nu", "q"))
+        with torch.no_grad():
+            out, a = forward_indexed(params, mu, nu, q, kappa, idx, True)
+            e = classification_error(out, idx.label[..., -1]).cpu().numpy()
+            s = attention_concentration(a, idx)["attn_same"].cpu().numpy()
+        for k, (i, key) in enumerate(todo):
+            err[i, j], attn[i, j] = float(e[k]), float(s[k])
+            if cache:
+                _cache.store(KIND_EVAL, key, (err[i, j], attn[i, j]))
+    return {"err": err, "attn_same": attn}
+
+
+def baseline_errors(results, test: TestConfig, learners=None, cache: bool = True) -> dict:
+    """Error of each classical learner (:mod:`icl_utils.baselines`) on the same prompts
+    :func:`evaluate_runs` gives each model under ``test``; one fit per prompt on its
+    context inputs x_i and labels.  Returns learner name -> array (len(results),)."""
+    learners = list(LEARNERS) if learners is None else list(learners)
+    for name in learners:
+        make_learner(name)  # validates
+    out = {name: np.full(len(results), np.nan) for name in learners}
+    for i, r in enumerate(results):
+        world, idx = None, None
+        for name in learners:
+            key = {"run": r["config"], "test": test.to_dict(), "learner": name}
+            hit = _cache.load(KIND_BASELINE, key) if cache else None
+            if hit is None:
+                if world is None:
+                    world, idx = test_prompts(r["config"], test)
+                    x = (world.mu[idx.pattern] + world.kappa * world.nu[idx.irrelevant]).numpy()
+                    y = idx.label.numpy().astype(np.int64)
+                pred = predict_prompts(name, x[:, :-1], y[:, :-1], x[:, -1])
+                hit = float((pred != y[:, -1]).mean())
+                if cache:
+                    _cache.store(KIND_BASELINE, key, hit)
+            out[name][i] = hit
+    return out

@@ -138,7 +138,7 @@ def _progress(total, desc, enabled):
     return tqdm(total=total, desc=desc, leave=False, mininterval=0.5)
 
 
-def train_ensemble(configs, device=None, progress=None, desc: str = "training") -> list[dict]:
+def train_ensemble(configs, device=None, progress=None, desc: str = "training", snapshots: bool = False) -> list[dict]:
     """Train one Eq. 7 model per configuration, all at once; return one result dict per model.
 
     Each result holds numpy arrays: ``iters`` (R,) the recorded iterations;
@@ -150,8 +150,9 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "training") 
     unseen-task prompts, or the seen ones when there are none); per recorded
     iteration and neuron (R, m) ``feat_angle``, ``feat_norm``,
     ``label_angle``, ``label_norm`` (Proposition 2); the final weights under
-    ``weights``; and the task split sizes.  ``progress`` shows a progress bar
-    (``None``: unless ``TQDM_DISABLE`` is set).
+    ``weights``; and the task split sizes.  With ``snapshots``, the weights at
+    every recorded iteration too, under ``snapshots`` (each (R, ...)).
+    ``progress`` shows a progress bar (``None``: unless ``TQDM_DISABLE`` is set).
     """
     configs = list(configs)
     _check_compatible(configs)
@@ -210,6 +211,9 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "training") 
                 records.setdefault(k, []).append(torch.cat(v))
             for k, v in wov_embeddings(params, mu_bar, q).items():
                 records.setdefault(k, []).append(v)
+            if snapshots:
+                for k, v in zip(Params.TRAINED, params.trained()):
+                    records.setdefault(f"snap_{k}", []).append(v.detach().clone())
 
     rec_before_T = set(rec_iters[:-1])  # the last record (iteration T) is taken after the loop
     gens = [make_generator(c.seed, "train") for c in configs]
@@ -254,7 +258,10 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "training") 
     for e, (c, m) in enumerate(zip(configs, members)):
         r = {"config": c.to_dict(), "iters": np.asarray(rec_iters), "loss": loss_np[:, e].copy()}
         for k, v in stacked.items():
-            r[k] = v[:, e].copy()
+            if k.startswith("snap_"):
+                r.setdefault("snapshots", {})[k[5:]] = v[:, e].copy()
+            else:
+                r[k] = v[:, e].copy()
         r["weights"] = {k: v[0].numpy() for k, v in final.select(e).state().items()}
         r["n_train_tasks"] = int(m.train_tasks.shape[0])
         r["n_unseen_tasks"] = int(m.unseen_tasks.shape[0])

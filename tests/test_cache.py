@@ -132,3 +132,10 @@ def test_killed_sweep_resumes_with_only_the_missing_part(cache_root, count_train
     assert count_trained["models"] == total - done
     assert len(entries(cache_root)) == total
     assert [r["config"]["l_tr"] for r in results] == [c.l_tr for c in sweep_configs()]
+
+
+def test_clear_removes_only_cache_files(cache_root):
+    experiments.train_runs([TINY], progress=False)
+    (cache_root / "train_runs" / "keep.txt").write_text("not ours")
+    assert cache.clear() == 1
+    assert not entries(cache_root) and (cache_root / "train_runs" / "keep.txt").exists()

@@ -71,3 +71,102 @@ def test_max_ensemble_splits_groups(monkeypatch):
     assert sizes == [2, 2, 1] and [r["config"]["seed"] for r in runs] == list(range(5))
     with pytest.raises(ValueError, match="'max_ensemble'"):
         X.train_runs([SMALL], max_ensemble=0)
+
+
+# --- evaluation on other distributions (chapter 2) ----------------------------------------
+
+from icl_utils.config import TestConfig  # noqa: E402
+
+TRAINED = ICLConfig(T=150, record_every=50, n_eval=100, B=64)
+
+
+@pytest.fixture(scope="module")
+def trained_runs():
+    return X.train_runs([TRAINED.replace(seed=s) for s in range(2)], progress=False, cache=False, snapshots=True)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"S1": -0.5}, "S1"),
+        ({"S1": 0.0}, "S1"),
+        ({"S1": float("inf")}, "S1"),
+        ({"S1": float("nan")}, "S1"),
+        ({"alpha_test": 0.0}, "alpha_test"),
+        ({"alpha_test": 1.2}, "alpha_test"),
+        ({"l_ts": 0}, "l_ts"),
+        ({"tasks": "train"}, "tasks"),
+    ],
+)
+def test_test_config_validation(kwargs, name):
+    with pytest.raises(ValueError, match=repr(name)):
+        TestConfig(**kwargs)
+
+
+def test_test_prompts_in_domain_use_unseen_tasks(trained_runs):
+    cfg = trained_runs[0]["config"]
+    world, idx = X.test_prompts(cfg, TestConfig(alpha_test=1.0, l_ts=10, n_eval=300))
+    from icl_utils.training import setup_member
+
+    m = setup_member(ICLConfig(**cfg))
+    unseen = {tuple(t) for t in m.unseen_tasks.tolist()}
+    # with alpha' = 1 every context example carries a or b: recover each prompt's task
+    checked = 0
+    for p, lab in zip(idx.pattern.tolist(), idx.label.tolist()):
+        a = {j for j, y in zip(p, lab) if y > 0}  # the query's own label is included
+        b = {j for j, y in zip(p, lab) if y < 0}
+        assert len(a) <= 1 and len(b) <= 1
+        if a and b:
+            assert (a.pop(), b.pop()) in unseen
+            checked += 1
+    assert checked > 250
+
+
+def test_test_prompts_out_of_domain(trained_runs):
+    world, idx = X.test_prompts(trained_runs[0]["config"], TestConfig(S1=0.8, l_ts=6, n_eval=50))
+    assert world.M1 == 3 and int(idx.pattern.max()) < 3
+    np.testing.assert_allclose(world.mu.norm(dim=1).numpy(), 0.8 / np.sqrt(2), rtol=1e-5)
+
+
+def test_evaluate_runs_matches_direct_computation(trained_runs):
+    test = TestConfig(S1=1.2, l_ts=10, n_eval=200)
+    ev = X.evaluate_runs(trained_runs, [test], cache=False)
+    assert ev["err"].shape == (2, 1) and ev["attn_same"].shape == (2, 1)
+    import torch
+
+    from icl_utils.data import embed
+    from icl_utils.model import forward
+
+    for i, r in enumerate(trained_runs):
+        world, idx = X.test_prompts(r["config"], test)
+        P = embed(world.mu[None], world.nu[None], world.q[None], torch.tensor([world.kappa]), idx[None])
+        params = X._params_of(r, None)
+        out = forward(params, P)
+        err = float((out * idx.label[None, :, -1] <= 0).float().mean())
+        assert abs(ev["err"][i, 0] - err) < 1e-6
+
+
+def test_evaluate_runs_snapshots(trained_runs):
+    test = TestConfig(l_ts=10, n_eval=200)
+    first = X.evaluate_runs(trained_runs, [test], at=0, cache=False)
+    last = X.evaluate_runs(trained_runs, [test], at=-1, cache=False)
+    final = X.evaluate_runs(trained_runs, [test], cache=False)
+    np.testing.assert_allclose(last["err"], final["err"])
+    assert (first["err"] > 0.3).all()
+    assert trained_runs[0]["snapshots"]["W_O"].shape[0] == len(trained_runs[0]["iters"])
+    with pytest.raises(ValueError, match="'tests'"):
+        X.evaluate_runs(trained_runs, [{"S1": 1.0}])
+
+
+def test_baseline_errors_use_the_same_prompts(trained_runs):
+    test = TestConfig(alpha_test=1.0, l_ts=8, n_eval=60)
+    b = X.baseline_errors(trained_runs, test, ["1nn", "svm_linear"], cache=False)
+    assert set(b) == {"1nn", "svm_linear"} and b["1nn"].shape == (2,)
+    # alpha' = 1: a context example with the query's pattern is the nearest neighbour and carries its label,
+    # so 1-NN errs only on prompts that hold no such example
+    for i, r in enumerate(trained_runs):
+        _, idx = X.test_prompts(r["config"], test)
+        none_same = float((idx.pattern[:, :-1] != idx.pattern[:, -1:]).all(1).float().mean())
+        assert b["1nn"][i] <= none_same + 1e-9
+    with pytest.raises(ValueError, match="'learner'"):
+        X.baseline_errors(trained_runs, test, ["forest"])
