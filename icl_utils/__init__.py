@@ -7,6 +7,7 @@ One concern per module (see STYLE.md):
 * :mod:`icl_utils.model` -- the Eq. 7 transformer, fast and literal forms;
 * :mod:`icl_utils.training` -- one SGD trainer over an ensemble of models;
 * :mod:`icl_utils.probes` -- error, attention and W_O W_V measurements;
+* :mod:`icl_utils.pruning` -- magnitude, random and largest-first neuron pruning;
 * :mod:`icl_utils.experiments` -- one entry point per experiment kind;
 * :mod:`icl_utils.cache` -- the on-disk result cache behind the entry points;
 * :mod:`icl_utils.baselines` -- classical learners fitted on the context examples;
@@ -21,7 +22,7 @@ import random
 import numpy as np
 import torch
 
-from . import baselines, cache, claims, config, data, experiments, model, plotting, probes, training
+from . import baselines, cache, claims, config, data, experiments, model, plotting, probes, pruning, training
 from .config import ICLConfig, get_profile
 from .training import get_device, train_ensemble
 
@@ -37,6 +38,7 @@ __all__ = [
     "model",
     "plotting",
     "probes",
+    "pruning",
     "training",
     "ICLConfig",
     "get_profile",

@@ -22,6 +22,7 @@ __all__ = [
     "TestConfig",
     "InDomainProfile",
     "OODProfile",
+    "PruningProfile",
     "PROFILE_NAMES",
     "get_profile",
     "check_int",
@@ -312,6 +313,68 @@ class OODProfile:
         return tuple(range(self.n_seeds))
 
 
+@dataclass(frozen=True)
+class PruningProfile:
+    """Parameters of chapter 3 (Theorem 3, figures A-14, A-15).
+
+    The pruned models are ``n_seeds`` seeds of ``base`` (chapter 1's reference
+    run).  Pruning rates ``rates``; random pruning averaged over ``n_random``
+    draws; test prompts of length ``l_ts`` with ``alpha_test`` (A-14) and each
+    of ``alphas_test`` (A-15), ``n_eval`` per model, in domain and out of domain
+    with coefficient sum ``S1``.  The Omega(R) sweep removes the fractions
+    ``fractions_large`` of the large neurons.  Inference is timed on
+    ``n_timing`` prompts, best of ``timing_repeats``.
+    """
+
+    name: str
+    base: ICLConfig
+    n_seeds: int
+    rates: tuple = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+    n_random: int = 20
+    alpha_test: float = 0.6
+    alphas_test: tuple = (0.6, 0.8, 1.0)
+    l_ts: int = 20
+    n_eval: int = 1000
+    S1: float = 1.1
+    fractions_large: tuple = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    n_timing: int = 20000
+    timing_repeats: int = 5
+
+    def __post_init__(self):
+        if not isinstance(self.base, ICLConfig):
+            raise ValueError(f"parameter 'base' = {self.base!r} is invalid: allowed an ICLConfig")
+        check_int("n_seeds", self.n_seeds, 1, allowed="integers >= 1")
+        rate = lambda n, v: check_float(n, v, 0.0, 1.0, hi_open=True)  # noqa: E731
+        frac = lambda n, v: check_float(n, v, 0.0, 1.0, lo_open=True)  # noqa: E731
+        object.__setattr__(self, "rates", _tuple_of("rates", self.rates, rate))
+        object.__setattr__(self, "alphas_test", _tuple_of("alphas_test", self.alphas_test, frac))
+        object.__setattr__(self, "fractions_large", _tuple_of("fractions_large", self.fractions_large, rate))
+        check_int("n_random", self.n_random, 1, allowed="integers >= 1")
+        frac("alpha_test", self.alpha_test)
+        check_int("l_ts", self.l_ts, 1, allowed="integers >= 1")
+        check_int("n_eval", self.n_eval, 1, allowed="integers >= 1")
+        check_float("S1", self.S1, 0.0, lo_open=True, allowed="finite numbers > 0")
+        check_int("n_timing", self.n_timing, 1, allowed="integers >= 1")
+        check_int("timing_repeats", self.timing_repeats, 1, allowed="integers >= 1")
+
+    @property
+    def seeds(self) -> tuple:
+        return tuple(range(self.n_seeds))
+
+
+_PRUNING = {
+    "quick": dict(base=ICLConfig(T=400, n_eval=1000, record_every=10), n_seeds=3),
+    "paper": dict(
+        base=ICLConfig(T=1500, n_eval=4000, record_every=5),
+        n_seeds=10,
+        rates=tuple(round(0.025 * i, 3) for i in range(17)),
+        n_random=100,
+        n_eval=4000,
+        fractions_large=tuple(round(0.05 * i, 2) for i in range(20)),
+        timing_repeats=10,
+    ),
+}
+
 _OOD = {
     "quick": dict(base=ICLConfig(T=400, n_eval=1000, record_every=10), n_seeds=3),
     "paper": dict(
@@ -357,7 +420,11 @@ _IN_DOMAIN = {
     ),
 }
 
-_PROFILES = {"01_in_domain": (InDomainProfile, _IN_DOMAIN), "02_out_of_domain": (OODProfile, _OOD)}
+_PROFILES = {
+    "01_in_domain": (InDomainProfile, _IN_DOMAIN),
+    "02_out_of_domain": (OODProfile, _OOD),
+    "03_pruning": (PruningProfile, _PRUNING),
+}
 
 
 def get_profile(chapter: str, profile: str = "quick", **overrides):

@@ -24,7 +24,7 @@ from . import cache as _cache
 from .baselines import LEARNERS, make_learner, predict_prompts
 from .config import ICLConfig, TestConfig, check_int
 from .data import PromptIndices, all_tasks, make_generator, make_ood_world, sample_prompt_indices
-from .model import Params, forward_indexed
+from .model import Params, forward_indexed, hinge_loss
 from .probes import attention_concentration, classification_error
 from .training import SHAPE_FIELDS, get_device, setup_member, train_ensemble
 
@@ -34,7 +34,11 @@ KIND_TRAIN = "train_runs"
 __all__ = [
     "train_runs",
     "evaluate_runs",
+    "evaluate_params",
+    "test_batch",
+    "params_of",
     "baseline_errors",
+    "pruning_curve",
     "test_prompts",
     "grid",
     "stack",
@@ -160,10 +164,45 @@ def test_prompts(config: ICLConfig | dict, test: TestConfig):
     return world, idx
 
 
-def _params_of(result: dict, at: int | None) -> Params:
-    w = result["weights"] if at is None else {k: v[at] for k, v in result["snapshots"].items()}
-    a = result["weights"]["a"]
-    return Params(**{k: torch.as_tensor(w[k])[None] for k in Params.TRAINED}, a=torch.as_tensor(a)[None])
+def params_of(results, at: int | None = None) -> Params:
+    """The weights of trained runs as one ensemble: final (``at=None``) or at recorded iteration ``at``."""
+    if isinstance(results, dict):
+        results = [results]
+    out = []
+    for r in results:
+        w = r["weights"] if at is None else {k: v[at] for k, v in r["snapshots"].items()}
+        trained = {k: torch.as_tensor(w[k])[None] for k in Params.TRAINED}
+        out.append(Params(**trained, a=torch.as_tensor(r["weights"]["a"])[None]))
+    return Params.cat(out)
+
+
+def test_batch(configs, test: TestConfig, device=None) -> tuple:
+    """The stacked test tables and prompts of several trained models under ``test``:
+    ``(mu, nu, q, kappa, idx)`` on ``device``, ready for :func:`evaluate_params`."""
+    dev = get_device(device)
+    worlds, idxs = zip(*(test_prompts(c, test) for c in configs))
+    kappa = torch.tensor([w.kappa for w in worlds], device=dev)
+    mu, nu, q = (torch.stack([getattr(w, name) for w in worlds]).to(dev) for name in ("mu", "nu", "q"))
+    return mu, nu, q, kappa, PromptIndices.stack(idxs).to(dev)
+
+
+def evaluate_params(params: Params, configs, test: TestConfig | None = None, device=None, batch=None) -> dict:
+    """Error, hinge loss, mean margin z F and attention concentration of an ensemble
+    ``params`` (for instance a pruned one) whose members were trained with
+    ``configs``, under ``test`` (or on a prepared :func:`test_batch`): arrays of shape (E,)."""
+    configs = list(configs)
+    if len(configs) != params.E:
+        raise ValueError(f"parameter 'configs' has {len(configs)} entries for an ensemble of {params.E} models")
+    dev = get_device(device)
+    mu, nu, q, kappa, idx = batch if batch is not None else test_batch(configs, test, dev)
+    with torch.no_grad():
+        out, a = forward_indexed(params.to(dev), mu, nu, q, kappa, idx, True)
+        z = idx.label[..., -1]
+        err = classification_error(out, z).cpu().numpy().astype(float)
+        loss = hinge_loss(out, z).cpu().numpy().astype(float)
+        margin = (z * out).mean(-1).cpu().numpy().astype(float)
+        attn = attention_concentration(a, idx)["attn_same"].cpu().numpy().astype(float)
+    return {"err": err, "loss": loss, "margin": margin, "attn_same": attn}
 
 
 def evaluate_runs(results, tests, at: int | None = None, device=None, cache: bool = True) -> dict:
@@ -193,15 +232,9 @@ def evaluate_runs(results, tests, at: int | None = None, device=None, cache: boo
                 err[i, j], attn[i, j] = hit
         if not todo:
             continue
-        worlds, idxs = zip(*(test_prompts(results[i]["config"], test) for i, _ in todo))
-        params = Params.cat(_params_of(results[i], at) for i, _ in todo).to(dev)
-        kappa = torch.tensor([w.kappa for w in worlds], device=dev)
-        idx = PromptIndices.stack(idxs).to(dev)
-        mu, nu, q = (torch.stack([getattr(w, name) for w in worlds]).to(dev) for name in ("mu", "nu", "q"))
-        with torch.no_grad():
-            out, a = forward_indexed(params, mu, nu, q, kappa, idx, True)
-            e = classification_error(out, idx.label[..., -1]).cpu().numpy()
-            s = attention_concentration(a, idx)["attn_same"].cpu().numpy()
+        sub = [results[i] for i, _ in todo]
+        res = evaluate_params(params_of(sub, at), [r["config"] for r in sub], test, dev)
+        e, s = res["err"], res["attn_same"]
         for k, (i, key) in enumerate(todo):
             err[i, j], attn[i, j] = float(e[k]), float(s[k])
             if cache:
@@ -232,4 +265,34 @@ def baseline_errors(results, test: TestConfig, learners=None, cache: bool = True
                 if cache:
                     _cache.store(KIND_BASELINE, key, hit)
             out[name][i] = hit
+    return out
+
+
+def pruning_curve(
+    params: Params, configs, test: TestConfig, rates, method: str = "magnitude", n_random: int = 1, device=None
+) -> dict:
+    """Error, hinge loss and margin of ``params`` pruned at every rate (Theorem 3, A-14, A-15).
+
+    ``method`` is ``"magnitude"`` (smallest rows first), ``"largest"`` or
+    ``"random"`` (averaged over ``n_random`` draws with seeds 0, 1, ...).
+    Returns arrays of shape (len(rates), E) under ``err``, ``loss``, ``margin``.
+    """
+    from . import pruning
+
+    fns = {"magnitude": pruning.prune_by_magnitude, "largest": pruning.prune_largest}
+    if method not in (*fns, "random"):
+        raise ValueError(f"parameter 'method' = {method!r} is invalid: allowed 'magnitude', 'largest' or 'random'")
+    check_int("n_random", n_random, 1, allowed="integers >= 1")
+    out = {k: np.zeros((len(rates), params.E)) for k in ("err", "loss", "margin")}
+    batch = test_batch(configs, test, device)
+    for i, rate in enumerate(rates):
+        if method == "random":
+            draws = [
+                evaluate_params(pruning.prune_random(params, rate, s), configs, device=device, batch=batch)
+                for s in range(n_random)
+            ]
+        else:
+            draws = [evaluate_params(fns[method](params, rate), configs, device=device, batch=batch)]
+        for k in out:
+            out[k][i] = np.mean([d[k] for d in draws], axis=0)
     return out

@@ -140,7 +140,7 @@ def test_evaluate_runs_matches_direct_computation(trained_runs):
     for i, r in enumerate(trained_runs):
         world, idx = X.test_prompts(r["config"], test)
         P = embed(world.mu[None], world.nu[None], world.q[None], torch.tensor([world.kappa]), idx[None])
-        params = X._params_of(r, None)
+        params = X.params_of(r)
         out = forward(params, P)
         err = float((out * idx.label[None, :, -1] <= 0).float().mean())
         assert abs(ev["err"][i, 0] - err) < 1e-6
@@ -170,3 +170,20 @@ def test_baseline_errors_use_the_same_prompts(trained_runs):
         assert b["1nn"][i] <= none_same + 1e-9
     with pytest.raises(ValueError, match="'learner'"):
         X.baseline_errors(trained_runs, test, ["forest"])
+
+
+def test_pruning_curve(trained_runs):
+    params = X.params_of(trained_runs)
+    cfgs = [r["config"] for r in trained_runs]
+    test = TestConfig(l_ts=10, n_eval=100)
+    mag = X.pruning_curve(params, cfgs, test, [0.0, 0.2], "magnitude")
+    rnd = X.pruning_curve(params, cfgs, test, [0.0, 0.2], "random", n_random=3)
+    assert mag["err"].shape == (2, 2)
+    direct = X.evaluate_params(params, cfgs, test)
+    for k in ("err", "loss", "margin"):
+        np.testing.assert_allclose(mag[k][0], direct[k])
+        np.testing.assert_allclose(rnd[k][0], direct[k])
+    with pytest.raises(ValueError, match="'method'"):
+        X.pruning_curve(params, cfgs, test, [0.1], "smallest")
+    with pytest.raises(ValueError, match="'configs'"):
+        X.evaluate_params(params, cfgs[:1], test)
