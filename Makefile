@@ -1,6 +1,7 @@
 # Provable In-Context Learning -- build and test commands.
 #   make book [PROFILE=quick|paper]   execute every chapter with papermill, build the book into _build/html
 #   make test                         unit tests, nbval on every chapter, .py/.ipynb pairing check
+#   make check-html                   browser check of every page of the built book, with screenshots
 #   make bench                        throughput benchmark (ensemble trainer vs a plain loop), chapter times
 #   make clean                        remove build output, executed chapters and the result cache
 PROFILE ?= quick
@@ -17,10 +18,11 @@ export PYTHONHASHSEED := 0
 export ICL_CACHE_DIR ?= $(CURDIR)/.icl_cache
 export ICL_PROGRESS ?= terminal
 
-.PHONY: book test env clean lint chapters sync bench FORCE
+.PHONY: book test env clean lint chapters sync bench check-html FORCE
 .DELETE_ON_ERROR:
 
 book: $(STAMP) $(MATHJAX) chapters
+	$(BIN)/python -m icl_utils.book pages book
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 # A chapter is re-executed when its notebook, the package or the profile changed.
@@ -58,7 +60,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check icl_utils tests notebooks benchmarks
 
 clean:
-	rm -rf _build book/*.ipynb $(PROFILE_STAMP) .pytest_cache
+	rm -rf _build book/*.ipynb book/scoreboard.md book/status.md $(PROFILE_STAMP) .pytest_cache
 	if [ -x $(BIN)/python ]; then $(BIN)/python -m icl_utils.cache clear; fi
 
 # After editing a chapter's .py: re-pair it and store fresh quick-profile outputs for nbval.
@@ -68,6 +70,14 @@ sync: $(STAMP)
 	@for py in $(CHAPTERS); do \
 	  $(BIN)/jupytext --quiet --sync $$py && $(BIN)/python -m icl_utils.book $${py%.py}.ipynb --reference || exit 1; \
 	done
+
+# Open every page of the built book in headless Chromium (Debian's package, installed when missing):
+# fails on untypeset TeX, a figure that does not load, a broken internal link, a failed cell.
+# Screenshots of every page go to _build/screenshots/.
+check-html: book
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+	$(BIN)/python -m icl_utils.book check _build/html
 
 # Throughput of the ensemble trainer against a plain loop, machine limits, chapter times.
 bench: $(STAMP)

@@ -1,10 +1,15 @@
-"""Executing the book's chapters (used by ``make book``).
+"""Executing the book's chapters and writing its generated pages (used by ``make book``).
 
 ``python -m icl_utils.book SRC DST --profile quick`` runs a chapter notebook
 with papermill at a parameter profile and writes the executed copy that
 Jupyter Book renders.  The cell papermill injects with the parameters is
-hidden from the page (tag ``remove-cell``), and the run's profile, device and
-execution time are stored in the notebook's metadata under ``icl_book``.
+hidden from the page (tag ``remove-cell``), the run's profile, device and
+execution time are stored in the notebook's metadata under ``icl_book``, and
+a header under the title says how the page was made and how to rerun it.
+
+``python -m icl_utils.book pages BOOK_DIR`` writes the scoreboard (every claim
+of every executed chapter, read from the chapters' claims outputs) and the
+execution status page.
 """
 
 from __future__ import annotations
@@ -12,11 +17,36 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import re
 import time
+from html.parser import HTMLParser
 
 from .config import PROFILE_NAMES
 
-__all__ = ["execute_chapter", "store_reference_outputs"]
+__all__ = [
+    "execute_chapter",
+    "store_reference_outputs",
+    "write_pages",
+    "header_markdown",
+    "page_problems",
+    "check_html",
+]
+
+HEADER_TAG = "icl-header"
+
+
+def header_markdown(name: str, meta: dict) -> str:
+    """The note under a chapter's title: profile, time, device, rerun command, sources."""
+    return (
+        f"```{{note}}\n"
+        f"Executed with the **{meta['profile']}** profile in {meta['seconds']:.0f} s on "
+        f"{meta['device']} ({meta['date']}).\n"
+        f"Rerun this chapter alone, with any parameter changed:\n"
+        f"`.venv/bin/papermill notebooks/{name}.ipynb out.ipynb -p profile {meta['profile']} -p n_seeds 5`\n\n"
+        f'Sources: <a href="../{name}.py" download>{name}.py</a> (Jupytext) and '
+        f'<a href="../{name}.ipynb" download>{name}.ipynb</a>.\n'
+        f"```"
+    )
 
 
 def execute_chapter(src: str, dst: str, profile: str = "quick", parameters: dict | None = None) -> float:
@@ -43,13 +73,18 @@ def execute_chapter(src: str, dst: str, profile: str = "quick", parameters: dict
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
-    nb.metadata["icl_book"] = {
+    meta = {
         "profile": profile,
         "parameters": params,
         "seconds": round(seconds, 1),
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
+    nb.metadata["icl_book"] = meta
+    name = os.path.basename(src).removesuffix(".ipynb")
+    header = nbformat.v4.new_markdown_cell(header_markdown(name, meta))
+    header.metadata["tags"] = [HEADER_TAG]
+    nb.cells.insert(1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0, header)
     nbformat.write(nb, tmp)
     os.replace(tmp, dst)  # atomic: an interrupted run never leaves a half-written chapter
     return seconds
@@ -74,7 +109,256 @@ def store_reference_outputs(path: str) -> None:
     nbformat.write(nb, path)
 
 
+def _chapters(book_dir: str):
+    import glob
+
+    import nbformat
+
+    for path in sorted(glob.glob(os.path.join(book_dir, "[0-9]*.ipynb"))):
+        if path.endswith((".partial.ipynb", ".failed.ipynb")):
+            continue
+        yield os.path.basename(path).removesuffix(".ipynb"), nbformat.read(path, as_version=4)
+
+
+def _title(nb) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
+            return cell.source.lstrip()[2:].splitlines()[0].strip()
+    return "untitled"
+
+
+def _claims_of(nb) -> list:
+    from .claims import MIME
+
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "display_data" and MIME in o.get("data", {}):
+                out.extend(o["data"][MIME])
+    return out
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def write_pages(book_dir: str = "book") -> list[str]:
+    """Write ``scoreboard.md`` and ``status.md`` into ``book_dir`` from the executed chapters."""
+    chapters = list(_chapters(book_dir))
+    profiles = sorted({nb.metadata.get("icl_book", {}).get("profile", "?") for _, nb in chapters})
+    body = []
+    n_yes = n_all = 0
+    for name, nb in chapters:
+        claims = _claims_of(nb)
+        meta = nb.metadata.get("icl_book", {})
+        body += [
+            f"## {_title(nb)}",
+            "",
+            f"Profile **{meta.get('profile', '?')}**; details and figures: {{doc}}`{name}` (section *Claims*).",
+            "",
+            "| theorem | claim | measured | holds | kind |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for c in claims:
+            n_all += 1
+            n_yes += bool(c["holds"])
+            verdict = "yes" if c["holds"] else "**no**"
+            kind = "required" if c["required"] else "reported"
+            body.append(
+                f"| {_cell(c['theorem'])} | {_cell(c['statement'])} | {_cell(c['measured'])} | {verdict} | {kind} |"
+            )
+        if not claims:
+            body.append("| | no claims found in this chapter's outputs | | | |")
+        body.append("")
+    lines = [
+        "# Scoreboard",
+        "",
+        "Every claim the chapters check, with the value measured when the book was built "
+        f"(profile: **{', '.join(profiles) or 'none'}**). The table is generated from the "
+        "executed chapters' claims cells; nothing in it is typed by hand. *Required* claims are "
+        "statements the chapter's text relies on (the chapter fails to build if one does not hold); "
+        "the others are reported either way and discussed in the chapter.",
+        "",
+        f"**{n_yes} of {n_all} claims hold.**",
+        "",
+        *body,
+    ]
+    status = [
+        "# Execution status",
+        "",
+        "How each chapter of this build was executed (read from the executed notebooks).",
+        "",
+        "| chapter | profile | time (s) | device | executed |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    total = 0.0
+    for name, nb in chapters:
+        meta = nb.metadata.get("icl_book", {})
+        total += float(meta.get("seconds", 0.0))
+        status.append(
+            f"| {{doc}}`{name}` | {meta.get('profile', '?')} | {meta.get('seconds', '?')} | "
+            f"{meta.get('device', '?')} | {meta.get('date', '?')} |"
+        )
+    status += ["", f"Total execution time: {total:.0f} s."]
+    written = []
+    for fname, text in (("scoreboard.md", lines), ("status.md", status)):
+        path = os.path.join(book_dir, fname)
+        with open(path, "w") as f:
+            f.write("\n".join(text) + "\n")
+        written.append(path)
+    return written
+
+
+# ---------------------------------------------------------------------------------------------
+# Browser check of the built book (make check-html).
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=15000",
+]
+
+
+class _PageParser(HTMLParser):
+    """Collects what the checks need from a rendered page."""
+
+    SKIP = {"script", "style", "pre", "code", "textarea"}
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.links, self.text = [], [], []
+        self.math_containers = self.math_spans = self.tracebacks = 0
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        classes = (a.get("class") or "").split()
+        if tag in self.SKIP:
+            self._skip += 1
+        if tag == "img" and a.get("src"):
+            self.images.append(a["src"])
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+        if tag == "mjx-container":
+            self.math_containers += 1
+        if "math" in classes:
+            self.math_spans += 1
+        if "traceback" in classes:
+            self.tracebacks += 1
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.text.append(data)
+
+
+def _local_target(page: str, ref: str, root: str) -> str | None:
+    """The file a relative reference points to, or None for external/fragment-only references."""
+    from urllib.parse import unquote, urlparse
+
+    u = urlparse(ref)
+    if u.scheme in ("http", "https", "mailto", "data", "javascript") or u.netloc:
+        return None
+    if u.scheme == "file":
+        return unquote(u.path)
+    if not u.path:
+        return None
+    base = root if u.path.startswith("/") else os.path.dirname(page)
+    return os.path.normpath(os.path.join(base, unquote(u.path).lstrip("/")))
+
+
+def page_problems(page: str, dom: str, root: str) -> list[str]:
+    """What is wrong with one rendered page: raw TeX, missing figures, broken internal links,
+    a cell that failed to execute.  ``dom`` is the page after its scripts ran."""
+    p = _PageParser()
+    p.feed(dom)
+    problems = []
+    text = " ".join(p.text)
+    for mark in ("\\(", "\\[", "$$"):
+        if mark in text:
+            problems.append(f"raw TeX left untypeset (found {mark!r})")
+    if p.math_spans and not p.math_containers:
+        problems.append(f"{p.math_spans} math elements but no typeset math (MathJax did not run)")
+    for src in p.images:
+        target = _local_target(page, src, root)
+        if target is not None and (not os.path.isfile(target) or os.path.getsize(target) == 0):
+            problems.append(f"figure does not load: {src}")
+    for href in p.links:
+        target = _local_target(page, href, root)
+        if target is not None and not os.path.exists(target):
+            problems.append(f"broken internal link: {href}")
+    if p.tracebacks:
+        problems.append(f"{p.tracebacks} cell output(s) show an error traceback")
+    return problems
+
+
+def check_html(root: str = "_build/html", shots: str | None = None, chromium: str | None = None) -> dict:
+    """Open every page of the built book in headless Chromium, check it, and save a screenshot.
+
+    Returns {page: [problems]}; screenshots go to ``shots`` (default: ``screenshots`` beside
+    ``root``).  Raises if Chromium cannot be found.
+    """
+    import glob
+    import shutil
+    import subprocess
+    import tempfile
+
+    chromium = chromium or shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if chromium is None:
+        raise RuntimeError("Chromium not found: install Debian's 'chromium' package (make check-html does)")
+    root = os.path.abspath(root)
+    shots = os.path.abspath(shots or os.path.join(os.path.dirname(root), "screenshots"))
+    os.makedirs(shots, exist_ok=True)
+    pages = sorted(p for p in glob.glob(os.path.join(root, "**", "*.html"), recursive=True) if "/_static/" not in p)
+    report = {}
+    for page in pages:
+        rel = os.path.relpath(page, root)
+        with open(page, encoding="utf-8", errors="replace") as f:
+            raw = f.read()
+        redirect = re.search(r'http-equiv="refresh"[^>]*url=([^"]+)"', raw, flags=re.I)
+        if redirect:  # a redirect stub (the book's index.html): its target must exist
+            target = _local_target(page, redirect.group(1), root)
+            report[rel] = [] if target is None or os.path.exists(target) else [f"redirect to a missing page: {target}"]
+            continue
+        with tempfile.TemporaryDirectory() as profile_dir:
+            flags = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}"]
+            url = "file://" + page
+            dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
+            png = os.path.join(shots, rel.replace(os.sep, "__").removesuffix(".html") + ".png")
+            subprocess.run(
+                [*flags, f"--screenshot={png}", "--window-size=1280,2000", url], capture_output=True, timeout=180
+            )
+        problems = page_problems(page, dom, root) if dom.strip() else ["the page did not render"]
+        if not os.path.isfile(png):
+            problems.append("no screenshot could be taken")
+        report[rel] = problems
+    return report
+
+
 def main(argv=None) -> None:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["pages"]:
+        for path in write_pages(argv[1] if len(argv) > 1 else "book"):
+            print(f"wrote {path}")
+        return
+    if argv[:1] == ["check"]:
+        report = check_html(argv[1] if len(argv) > 1 else "_build/html")
+        bad = {k: v for k, v in report.items() if v}
+        for page, problems in report.items():
+            print(f"{'FAIL' if problems else 'ok  '} {page}" + "".join(f"\n     - {p}" for p in problems))
+        print(f"{len(report) - len(bad)} pages ok, {len(bad)} with problems")
+        sys.exit(1 if bad else 0)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src")
     ap.add_argument("dst", nargs="?", help="omit with --reference")

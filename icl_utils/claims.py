@@ -1,11 +1,19 @@
 """The claims cell of a chapter: a theorem's checkable statements, each with its
-measured value and a printed verdict (STYLE.md, "A chapter", item 5)."""
+measured value and a printed verdict (STYLE.md, "A chapter", item 5).
+
+:meth:`Claims.report` also emits the claims as a hidden JSON output
+(:data:`MIME`), from which the book's scoreboard page is built
+(:func:`icl_utils.book.write_scoreboard`), so no verdict is ever typed by hand.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Claim", "Claims"]
+__all__ = ["Claim", "Claims", "MIME"]
+
+#: Output type that carries a chapter's claims to the scoreboard (not rendered on the page).
+MIME = "application/vnd.icl-claims+json"
 
 
 @dataclass
@@ -36,7 +44,27 @@ class Claims:
         self.items.append(c)
         return c
 
+    def to_json(self) -> list:
+        return [
+            {
+                "theorem": c.theorem,
+                "statement": c.statement,
+                "measured": c.measured,
+                "holds": c.holds,
+                "required": c.required,
+            }
+            for c in self.items
+        ]
+
     def report(self) -> None:
+        try:  # hand the claims to the scoreboard when running in a notebook
+            from IPython import get_ipython
+            from IPython.display import display
+
+            if get_ipython() is not None:
+                display({MIME: self.to_json()}, raw=True)
+        except ImportError:  # pragma: no cover
+            pass
         for c in self.items:
             tag = "" if c.required else " (reported, not required)"
             print(f"[{c.theorem}] {c.statement}: {c.verdict}{tag}\n    measured: {c.measured}")

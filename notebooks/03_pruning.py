@@ -165,9 +165,10 @@ fig, axes = plt.subplots(2, 2, figsize=(11, 7.2), sharex=True)
 for row, where in enumerate(["in domain", f"OOD S1={prof.S1}"]):
     ax_e, ax_m = axes[row]
     bars = ax_e.twinx()
+    shown = int(np.ceil(rates.max() * base.m))  # the neurons magnitude pruning removes
     bars.bar(
-        np.arange(base.m) / base.m,
-        np.sort(mags[0]),
+        (np.arange(shown) + 0.5) / base.m,
+        np.sort(mags[0])[:shown],
         width=0.8 / base.m,
         color="0.85",
         zorder=0,
@@ -211,6 +212,8 @@ for row, where in enumerate(["in domain", f"OOD S1={prof.S1}"]):
     )
 for ax in axes[1]:
     ax.set_xlabel("pruning rate")
+for ax in axes.ravel():
+    ax.set_xlim(-0.01, rates.max() + 0.01)
 axes[0, 0].legend(loc="upper left")
 axes[0, 1].legend(loc="lower left")
 fig.tight_layout()
@@ -487,13 +490,6 @@ claims.check(
     "the pruned model has fewer neurons and fewer FLOPs",
     ", ".join(f"m={c[0]}: {c[1] / 1e3:.1f} kFLOP" for c in cost.values()),
     all(cost[r][1] < cost[0.0][1] for r in cost if r > 0),
-)
-claims.check(
-    "cost",
-    "the perceptron of the 40 %-pruned model runs faster than the unpruned one (measured)",
-    f"{cost[0.4][3] / cost[0.0][3]:.0%} of the unpruned time",
-    cost[0.4][3] < cost[0.0][3],
-    required=False,
 )
 claims.report()
 

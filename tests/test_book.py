@@ -27,3 +27,58 @@ def test_execute_chapter(tmp_path):
 def test_execute_chapter_rejects_unknown_profile(tmp_path):
     with pytest.raises(ValueError, match="'profile'"):
         execute_chapter("x.ipynb", str(tmp_path / "y.ipynb"), "huge")
+
+
+# --- the browser check ------------------------------------------------------------------------
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+
+from icl_utils.book import check_html, page_problems  # noqa: E402
+
+GOOD = """<html><body><h1>t</h1><span class="math"><mjx-container>x</mjx-container></span>
+<img src="fig.png"><a href="other.html#sec">o</a><a href="https://example.org">e</a><a href="#top">t</a>
+<pre>code with \\\\( is fine</pre></body></html>"""
+
+
+def site(tmp_path):
+    (tmp_path / "fig.png").write_bytes(b"\\x89PNG...")
+    (tmp_path / "other.html").write_text("<html><body>other</body></html>")
+    return tmp_path
+
+
+def test_good_page_has_no_problems(tmp_path):
+    root = site(tmp_path)
+    assert page_problems(str(root / "page.html"), GOOD, str(root)) == []
+
+
+def test_missing_figure_is_reported(tmp_path):
+    root = site(tmp_path)
+    os.remove(root / "fig.png")
+    assert page_problems(str(root / "page.html"), GOOD, str(root)) == ["figure does not load: fig.png"]
+
+
+def test_broken_link_raw_tex_untypeset_math_and_tracebacks_are_reported(tmp_path):
+    root = site(tmp_path)
+    dom = (
+        '<html><body><span class="math">\\\\(x^2\\\\)</span><a href="gone.html">g</a>'
+        '<div class="output traceback">Error</div></body></html>'
+    )
+    problems = page_problems(str(root / "page.html"), dom, str(root))
+    assert any("raw TeX" in p for p in problems)
+    assert any("no typeset math" in p for p in problems)
+    assert "broken internal link: gone.html" in problems
+    assert any("traceback" in p for p in problems)
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium")
+def test_check_html_in_a_real_browser(tmp_path):
+    root = tmp_path / "html"
+    root.mkdir()
+    site(root)
+    (root / "page.html").write_text(GOOD.replace("<mjx-container>x</mjx-container>", ""))  # math never typeset
+    (root / "index.html").write_text('<meta http-equiv="refresh" content="0; url=page.html" />')
+    report = check_html(str(root), str(tmp_path / "shots"))
+    assert report["index.html"] == []
+    assert any("no typeset math" in p for p in report["page.html"])
+    assert (tmp_path / "shots" / "page.png").exists()
