@@ -8,6 +8,7 @@ One concern per module (see STYLE.md):
 * :mod:`icl_utils.training` -- one SGD trainer over an ensemble of models;
 * :mod:`icl_utils.probes` -- error, attention and W_O W_V measurements;
 * :mod:`icl_utils.pruning` -- magnitude, random and largest-first neuron pruning;
+* :mod:`icl_utils.transitions` -- Part II noisy-step transition matrices, tau^f, tau_o^f, Condition 1;
 * :mod:`icl_utils.experiments` -- one entry point per experiment kind;
 * :mod:`icl_utils.cache` -- the on-disk result cache behind the entry points;
 * :mod:`icl_utils.baselines` -- classical learners fitted on the context examples;
@@ -22,7 +23,20 @@ import random
 import numpy as np
 import torch
 
-from . import baselines, cache, claims, config, data, experiments, model, plotting, probes, pruning, training
+from . import (
+    baselines,
+    cache,
+    claims,
+    config,
+    data,
+    experiments,
+    model,
+    plotting,
+    probes,
+    pruning,
+    training,
+    transitions,
+)
 from .config import ICLConfig, get_profile
 from .training import get_device, train_ensemble
 
@@ -40,6 +54,7 @@ __all__ = [
     "probes",
     "pruning",
     "training",
+    "transitions",
     "ICLConfig",
     "get_profile",
     "get_device",

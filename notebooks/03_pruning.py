@@ -371,27 +371,31 @@ P = icl.data.embed(
     idx[None],
 )
 full = params.select(0)
-with torch.no_grad():
-    pbar = torch.einsum(
-        "enl,enld->end", icl.model.attention(full, P), P
-    )  # the perceptron's input
-cost = {}
-for rate in (0.0, float(1 - large[0].mean()), 0.4):
-    model = PR.prune_by_magnitude(full, rate)
+with (
+    torch.no_grad()
+):  # the perceptron's input, for 10x as many prompts (timing resolution)
+    pbar = torch.einsum("enl,enld->end", icl.model.attention(full, P), P).repeat(
+        1, 10, 1
+    )
+models = {
+    r: PR.prune_by_magnitude(full, r) for r in (0.0, float(1 - large[0].mean()), 0.4)
+}
+flops, best = {}, {r: [float("inf"), float("inf")] for r in models}
+for r, model in models.items():
     with FlopCounterMode(display=False) as fc:
         icl.model.forward(model, P[:, :1000])
-    WOV = torch.bmm(model.W_O, model.W_V)  # fused once for inference
-    best_all = best_mlp = float("inf")
-    for _ in range(prof.timing_repeats):
+    flops[r] = fc.get_total_flops() / 1000
+fused = {r: torch.bmm(m.W_O, m.W_V) for r, m in models.items()}  # W_O W_V fused once
+for _ in range(prof.timing_repeats):  # interleaved: a slow spell hits every model alike
+    for r, model in models.items():
         with torch.no_grad():
-            start = time.perf_counter()
+            t0 = time.perf_counter()
             icl.model.forward(model, P)
-            mid = time.perf_counter()
-            for _ in range(10):
-                torch.relu(pbar @ WOV.transpose(1, 2)) @ model.a[..., None]
-            end = time.perf_counter()
-        best_all, best_mlp = min(best_all, mid - start), min(best_mlp, (end - mid) / 10)
-    cost[rate] = (model.m, fc.get_total_flops() / 1000, best_all, best_mlp)
+            t1 = time.perf_counter()
+            torch.relu(pbar @ fused[r].transpose(1, 2)) @ model.a[..., None]
+            t2 = time.perf_counter()
+        best[r] = [min(best[r][0], t1 - t0), min(best[r][1], t2 - t1)]
+cost = {r: (models[r].m, flops[r], *best[r]) for r in models}
 for rate, (m, flops, t_all, t_mlp) in cost.items():
     print(
         f"rate {rate:.2f}: m = {m:2d} neurons, {flops / 1e3:.1f} kFLOP per prompt "
@@ -403,11 +407,14 @@ for rate, (m, flops, t_all, t_mlp) in cost.items():
 # The FLOP count falls with the neurons removed, but only the perceptron shrinks: the
 # attention layer (the $d\times d$ products and the scores over the $l+1$ columns)
 # is untouched, so at $m=40$ removing the small neurons saves a few percent of the
-# whole model and removing 40 % of the neurons about an eighth. The perceptron itself
-# shrinks in proportion to the neurons left, and its measured time follows (small
-# matrix products, so partly bound by fixed overheads); the whole model's time moves
-# less, because the attention dominates it at this width. The saving grows with the
-# width of the perceptron relative to the attention.
+# whole model and removing 40 % of the neurons about an eighth; the whole model's
+# measured time barely moves, because the attention dominates it at this width.
+# The perceptron alone runs in about the time its neuron count predicts when the
+# pruned width stays friendly to the CPU's matrix kernels (24 neurons: about half
+# the time of 40), but an odd width such as 37 can be *slower* than 40: vectorized
+# kernels work on blocks of 8 or 16 columns. In practice one prunes to such a
+# multiple. The printed ratios vary from run to run; the regression tests do not
+# compare them.
 #
 # ## Claims
 
@@ -505,4 +512,5 @@ claims.report()
 #   one next to the classification error; the error alone hides the effect at this
 #   width.
 # - **Cost**: FLOPs from PyTorch's counter on the fast form of Eq. 7; time as the best
-#   of several forward passes over 20000 prompts, pruned and unpruned side by side.
+#   of several forward passes over 20000 prompts (the perceptron alone over 200000),
+#   pruned and unpruned interleaved side by side.

@@ -154,3 +154,14 @@ def test_make_world_validates():
 
 def test_streams_table_has_unique_ids():
     assert len(set(data.STREAMS.values())) == len(data.STREAMS)
+
+
+@pytest.mark.parametrize("alpha_test", [0.6, 1.0])
+def test_ood_prompts_have_the_requested_fraction_and_stay_out_of_the_idi_span(alpha_test):
+    w = world()
+    o = make_ood_world(w, 1.1, group_size=2, generator=make_generator(0, "ood"))
+    assert (o.mu @ w.nu.T).abs().max() < 1e-5  # ODR patterns are orthogonal to the IDI span
+    idx = sample_prompt_indices(all_tasks(o.M1), alpha_test, 20, 4000, o.M1, o.M2, make_generator(0, "probe"))
+    same = (idx.pattern[:, :-1] == idx.pattern[:, -1:]).float().mean().item()
+    assert abs(same - alpha_test / 2) < 0.01
+    assert int(idx.pattern.max()) < o.M1 and int(idx.irrelevant.max()) < o.M2
