@@ -60,6 +60,7 @@ __all__ = [
     "get_device",
     "train_ensemble",
     "set_seed",
+    "start_chapter",
     "__version__",
 ]
 
@@ -71,3 +72,12 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def start_chapter(chapter: str, profile: str = "quick", device=None, **overrides):
+    """Everything a chapter's setup cell does: seeds (0), the book's figure theme, the
+    validated profile (with ``overrides``; None values keep the profile's), the device.
+    Returns ``(profile, device)``."""
+    set_seed(0)
+    plotting.set_theme()
+    return get_profile(chapter, profile, **overrides), get_device(device)

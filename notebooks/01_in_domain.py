@@ -62,11 +62,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-icl.set_seed(0)
-icl.plotting.set_theme()
-prof = icl.get_profile("01_in_domain", profile, n_seeds=n_seeds, T=T, lr=lr)
+prof, dev = icl.start_chapter(
+    "01_in_domain", profile, device, n_seeds=n_seeds, T=T, lr=lr
+)
 base, seeds = prof.base, prof.seeds
-dev = icl.get_device(device)
 X = icl.experiments
 
 # %%

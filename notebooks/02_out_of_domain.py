@@ -48,11 +48,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from icl_utils.config import TestConfig
 
-icl.set_seed(0)
-icl.plotting.set_theme()
-prof = icl.get_profile("02_out_of_domain", profile, n_seeds=n_seeds, n_eval=n_eval)
+prof, dev = icl.start_chapter(
+    "02_out_of_domain", profile, device, n_seeds=n_seeds, n_eval=n_eval
+)
 base, seeds = prof.base, prof.seeds
-dev = icl.get_device(device)
 X = icl.experiments
 
 # %%

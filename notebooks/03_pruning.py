@@ -52,11 +52,10 @@ import torch
 from icl_utils.config import TestConfig
 from torch.utils.flop_counter import FlopCounterMode
 
-icl.set_seed(0)
-icl.plotting.set_theme()
-prof = icl.get_profile("03_pruning", profile, n_seeds=n_seeds, n_random=n_random)
+prof, dev = icl.start_chapter(
+    "03_pruning", profile, device, n_seeds=n_seeds, n_random=n_random
+)
 base, seeds = prof.base, prof.seeds
-dev = icl.get_device(device)
 X = icl.experiments
 PR = icl.pruning
 

@@ -98,3 +98,10 @@ def test_set_seed_validates():
     icl.set_seed(3)
     with pytest.raises(ValueError, match="'seed'"):
         icl.set_seed(-1)
+
+
+def test_start_chapter():
+    prof, dev = icl.start_chapter("03_pruning", "quick", "cpu", n_seeds=2, n_random=None)
+    assert prof.n_seeds == 2 and prof.n_random == icl.get_profile("03_pruning").n_random and dev.type == "cpu"
+    with pytest.raises(ValueError, match="'n_random'"):
+        icl.start_chapter("03_pruning", "quick", n_random=0)
