@@ -1,0 +1,240 @@
+"""Part II of SPEC.md ([LWLCC25]): multi-step reasoning prompts and the attention-only model of Eq. 11.
+
+Data.  M orthonormal patterns (rows of ``world.patterns``) and K orthonormal
+positional codes c_0..c_{K-1} orthogonal to them (``world.codes``), all in
+R^d.  A K-step task is K permutations f_1..f_K of the patterns.  A context
+example is the chain x -> y_1 -> ... -> y_K written as K columns
+[y_{j-1}; y_j] (y_0 = x) of height 2d.  The query for step k is the columns
+[z_{j-1}; z_j], j < k, and the query column [z_{k-1}; 0]; its label is z_k.
+
+Layout (our choice; the papers publish none).  So that every step k of a
+batch has the same shape, a prompt always has l K + K columns: the l examples,
+then K - 1 slots for the query's history (the unused ones masked out of the
+attention), then the query column, always last.  The periodic positional
+encoding p~_i = p_i + [c_{i mod K}; 0] is added to the *input* half of every
+column, so a column's code names its step: example column j and query
+column j both carry c_{j-1}.
+
+Model (Eq. 11): f(Psi; P) = sum_{i < query} W_V p~_i softmax_i((W_K p~_i)^T W_Q p~_query),
+with W_Q, W_K (2d x 2d) and W_V (d x 2d), squared loss 1/2 ||z - f||^2.
+:func:`forward` is the fast form (scores from W_K^T W_Q p~_query, values from
+W_V applied to the attention-weighted column); :func:`forward_literal` is
+Eq. 11 as written; the tests prove them equal, values and gradients.
+Chapter 4 explains the data and the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .config import check_float, check_int
+
+__all__ = [
+    "CoTWorld",
+    "CoTPrompts",
+    "make_cot_world",
+    "sample_steps",
+    "sample_cot_prompts",
+    "embed_cot",
+    "CoTParams",
+    "init_cot_params",
+    "forward",
+    "forward_literal",
+    "squared_loss",
+]
+
+
+@dataclass(frozen=True)
+class CoTWorld:
+    """Patterns (M, d) and positional codes (K, d), all orthonormal."""
+
+    patterns: torch.Tensor
+    codes: torch.Tensor
+
+    @property
+    def M(self) -> int:
+        return self.patterns.shape[0]
+
+    @property
+    def K(self) -> int:
+        return self.codes.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.patterns.shape[1]
+
+
+def make_cot_world(M: int, K: int, d: int | None = None, basis: bool = True, generator=None) -> CoTWorld:
+    """M patterns and K positional codes in R^d (default d = M + K).
+
+    ``basis=True``: distinct standard basis vectors (SPEC.md's starting point);
+    otherwise rows of a random orthogonal matrix drawn from ``generator``.
+    """
+    check_int("M", M, 2, allowed="integers >= 2")
+    check_int("K", K, 1, allowed="integers >= 1")
+    d = M + K if d is None else d
+    check_int("d", d, M + K, allowed=f"integers >= M + K = {M + K}")
+    if basis:
+        Q = torch.eye(d)
+    else:
+        g = torch.randn(d, d, generator=generator, dtype=torch.float64)
+        Q, R = torch.linalg.qr(g)
+        Q = (Q * torch.sign(torch.diagonal(R))).T.float()
+    return CoTWorld(patterns=Q[:M].contiguous(), codes=Q[M : M + K].contiguous())
+
+
+def sample_steps(n: int, K: int, M: int, generator) -> torch.Tensor:
+    """``n`` tasks of K random step permutations each: (n, K, M), ``steps[t, k, i] = f_{k+1}(i)``."""
+    check_int("n", n, 1, allowed="integers >= 1")
+    check_int("K", K, 1, allowed="integers >= 1")
+    return torch.argsort(torch.rand(n, K, M, generator=generator), dim=-1)
+
+
+@dataclass
+class CoTPrompts:
+    """A batch of prompts as indices.
+
+    ``inp``, ``out`` (n, l K + K): pattern index of each column's input and
+    output half (-1: a zero half); ``valid`` (n, l K + K): False for the
+    masked query-history slots; ``k`` (n,): the step each query asks for;
+    ``z`` (n, K + 1): the query's correct chain z_0..z_K; ``label`` (n,): z_k.
+    """
+
+    inp: torch.Tensor
+    out: torch.Tensor
+    valid: torch.Tensor
+    k: torch.Tensor
+    z: torch.Tensor
+
+    @property
+    def label(self) -> torch.Tensor:
+        return self.z.gather(1, self.k[:, None])[:, 0]
+
+
+def sample_cot_prompts(steps: torch.Tensor, alpha: float, l: int, k, generator, transitions=None) -> CoTPrompts:
+    """Prompts for the tasks ``steps`` (n, K, M), one per task, asking for step(s) ``k``.
+
+    Each of the ``l`` examples starts from the query's pattern z_0 with
+    probability ``alpha`` (alpha' in testing) and from a uniformly drawn other
+    pattern otherwise.  Clean examples follow the steps.  With ``transitions``
+    (K, M, M) row-stochastic matrices -- row i of ``transitions[j]`` is the
+    distribution of the output of step j + 1 given input pattern i, built for
+    one task (:func:`icl_utils.transitions.build_transitions`), so use them with
+    prompts of that task -- each step of an example is drawn from them instead:
+    noisy testing examples.  The query's chain z is always the correct one.
+    ``k`` is an int in 1..K or a (n,) tensor of steps.
+    """
+    n, K, M = steps.shape
+    alpha = check_float("alpha", alpha, 0.0, 1.0, lo_open=True)
+    check_int("l", l, 1, allowed="integers >= 1")
+    g = generator
+    if isinstance(k, int):
+        check_int("k", k, 1, K, allowed=f"integers in [1, K = {K}]")
+        k = torch.full((n,), k, dtype=torch.long)
+    if k.min() < 1 or k.max() > K:
+        raise ValueError(f"parameter 'k' has values outside [1, K = {K}]")
+    z0 = torch.randint(M, (n,), generator=g)
+    other = (z0[:, None] + 1 + torch.randint(M - 1, (n, l), generator=g)) % M
+    x = torch.where(torch.rand(n, l, generator=g) < alpha, z0[:, None], other)
+    chain = [x]
+    zc = [z0]
+    for j in range(K):
+        f = steps[:, j]  # (n, M)
+        zc.append(f.gather(1, zc[-1][:, None])[:, 0])
+        if transitions is None:
+            chain.append(f.gather(1, chain[-1]))
+        else:
+            probs = torch.as_tensor(transitions[j], dtype=torch.float32)[chain[-1]]  # (n, l, M)
+            chain.append(torch.multinomial(probs.view(-1, M), 1, generator=g).view(n, l))
+    ex_in = torch.stack(chain[:-1], dim=-1).reshape(n, l * K)  # columns [y_{j-1}; y_j], example-major
+    ex_out = torch.stack(chain[1:], dim=-1).reshape(n, l * K)
+    z = torch.stack(zc, dim=1)  # (n, K + 1)
+    # Query part: K - 1 history slots then the query column [z_{k-1}; 0].
+    j = torch.arange(1, K)  # history column j holds [z_{j-1}; z_j], used when j < k
+    hist_in = z[:, :-2] if K > 1 else z[:, :0]
+    hist_out = z[:, 1:-1] if K > 1 else z[:, :0]
+    hist_valid = j[None, :] < k[:, None]
+    q_in = z.gather(1, (k - 1)[:, None])
+    inp = torch.cat([ex_in, hist_in, q_in], 1)
+    out = torch.cat([ex_out, torch.where(hist_valid, hist_out, -1), torch.full((n, 1), -1)], 1)
+    valid = torch.cat([torch.ones(n, l * K, dtype=torch.bool), hist_valid, torch.ones(n, 1, dtype=torch.bool)], 1)
+    return CoTPrompts(inp=inp, out=out, valid=valid, k=k, z=z)
+
+
+def embed_cot(world: CoTWorld, prompts: CoTPrompts) -> torch.Tensor:
+    """Columns p~_i = [x_i + c_{i mod K}; y_i] as rows: (n, l K + K, 2d).
+
+    The query's history slot j and query column carry c_{j-1} and c_{k-1}: the
+    code of the step they stand for (history slots sit at positions whose
+    index mod K is already j - 1; the query column gets c_{k-1} explicitly).
+    """
+    n, L = prompts.inp.shape
+    K, d = world.K, world.d
+    zero = torch.zeros(1, d)
+    table = torch.cat([world.patterns, zero])  # index -1 -> zero vector
+    x = table[prompts.inp]
+    y = table[prompts.out]
+    pos = torch.arange(L) % K
+    code = world.codes[pos].expand(n, L, d).clone()
+    code[:, -1] = world.codes[prompts.k - 1]
+    x = (x + code) * prompts.valid[..., None]
+    y = y * prompts.valid[..., None]
+    return torch.cat([x, y], dim=-1)
+
+
+@dataclass
+class CoTParams:
+    """Weights of an ensemble of Eq. 11 models: W_Q, W_K (E, 2d, 2d), W_V (E, d, 2d)."""
+
+    W_Q: torch.Tensor
+    W_K: torch.Tensor
+    W_V: torch.Tensor
+
+    def trained(self):
+        return [self.W_Q, self.W_K, self.W_V]
+
+
+def init_cot_params(d: int, qk_init: float, v_std: float, generators) -> CoTParams:
+    """SPEC.md's starting point: W_Q = W_K = qk_init * I, W_V ~ N(0, v_std^2) (one generator per member)."""
+    E = len(generators)
+    eye = torch.eye(2 * d).expand(E, 2 * d, 2 * d)
+    W_V = torch.stack([torch.randn(d, 2 * d, generator=g) for g in generators]) * v_std
+    return CoTParams(W_Q=(qk_init * eye).clone(), W_K=(qk_init * eye).clone(), W_V=W_V)
+
+
+def _masked_softmax(scores, valid):
+    return torch.softmax(scores.masked_fill(~valid, float("-inf")), dim=-1)
+
+
+def forward(params: CoTParams, P: torch.Tensor, valid: torch.Tensor, return_attention: bool = False):
+    """Eq. 11, fast form.  ``P`` (E, n, L, 2d), ``valid`` (E, n, L) or (n, L) -> outputs (E, n, d).
+
+    The last column is the query; it is not among the attended columns.
+    """
+    valid = valid.expand(P.shape[:-1])
+    pq = P[..., -1, :]
+    u = torch.einsum("eij,enj->eni", params.W_Q, pq)
+    v = torch.einsum("eij,eni->enj", params.W_K, u)  # W_K^T W_Q p~_query
+    ctx = P[..., :-1, :]
+    attn = _masked_softmax(torch.einsum("enld,end->enl", ctx, v), valid[..., :-1])
+    pbar = torch.einsum("enl,enld->end", attn, ctx)
+    out = torch.einsum("eij,enj->eni", params.W_V, pbar)
+    return (out, attn) if return_attention else out
+
+
+def forward_literal(params: CoTParams, P: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Eq. 11 as written: every attended column projected by W_K and W_V."""
+    valid = valid.expand(P.shape[:-1])
+    cols = P.transpose(-1, -2)  # (E, n, 2d, L)
+    K = params.W_K[:, None] @ cols[..., :-1]
+    V = params.W_V[:, None] @ cols[..., :-1]
+    Qq = params.W_Q[:, None] @ cols[..., -1:]
+    attn = _masked_softmax((K * Qq).sum(-2), valid[..., :-1])
+    return (V * attn[..., None, :]).sum(-1)
+
+
+def squared_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1/2 ||z - f||^2 averaged over prompts: (E,).  ``target`` (E, n, d) or (n, d)."""
+    return 0.5 * ((out - target) ** 2).sum(-1).mean(-1)
