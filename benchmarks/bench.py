@@ -3,11 +3,11 @@
 Run with ``make bench`` (or ``python benchmarks/bench.py``).  Everything is
 measured side by side in this one run on this machine:
 
-1. model-steps per second of (a) the literal Eq. 7 model trained one model at a
-   time in a plain PyTorch loop (nn.Module, torch.optim.SGD, fresh prompts every
-   step -- what a one-off research script does) and (b) icl_utils' ensemble
-   trainer at E = 1, 8 and 64 models, for chapter 1's quick configuration; the
-   ratio (b)/(a) per E;
+1. model-steps per second of (a) the literal model trained one model at a time
+   in a plain PyTorch loop (nn.Module, torch.optim.SGD, fresh prompts every step
+   -- what a one-off research script does) and (b) icl_utils' ensemble trainers
+   at E = 1, 8 and 64 models, for chapter 1's quick configuration (Eq. 7) and for
+   chapter 4's model (Eq. 11) with its longest prompts; the ratio (b)/(a) per E;
 2. how close (b) comes to this machine's limits: its memory traffic (bytes read
    and written by every tensor operation, counted by a dispatch hook) and
    arithmetic rate (matmul FLOPs counted by torch's FlopCounterMode) against a
@@ -29,9 +29,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 import icl_utils as icl
+from icl_utils import cot
 from icl_utils.book import execute_chapter
 from icl_utils.data import embed, make_generator, sample_prompt_indices
 from icl_utils.model import Params, forward_literal
+from icl_utils.reasoning import train_cot
 from icl_utils.training import setup_member, train_ensemble
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,6 +72,43 @@ def plain_loop(cfg, T):
         opt.zero_grad()
         loss.backward()
         opt.step()
+    return time.perf_counter() - start
+
+
+class LiteralEq11(torch.nn.Module):
+    """Eq. 11 as a research script writes it (every column through W_K and W_V)."""
+
+    def __init__(self, cfg, generator):
+        super().__init__()
+        d2 = 2 * cfg.d
+        self.W_Q = torch.nn.Parameter(cfg.qk_init * torch.eye(d2))
+        self.W_K = torch.nn.Parameter(cfg.qk_init * torch.eye(d2))
+        self.W_V = torch.nn.Parameter(torch.randn(cfg.d, d2, generator=generator) * cfg.v_std)
+
+    def forward(self, P, valid):
+        return cot.forward_literal(cot.CoTParams(self.W_Q[None], self.W_K[None], self.W_V[None]), P[None], valid)[0]
+
+
+def plain_loop_cot(cfg, T):
+    """Chapter 4's model, one at a time, fresh prompts every step; returns seconds."""
+    world = cot.make_cot_world(cfg.M, cfg.K, cfg.d)
+    model = LiteralEq11(cfg, make_generator(cfg.seed, "init"))
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
+    g = make_generator(cfg.seed, "train")
+    start = time.perf_counter()
+    for _ in range(T):
+        steps = cot.sample_steps(cfg.B, cfg.K, cfg.M, g)
+        pr = cot.sample_cot_prompts(steps, cfg.alpha, cfg.l_tr, torch.randint(1, cfg.K + 1, (cfg.B,), generator=g), g)
+        loss = 0.5 * ((model(cot.embed_cot(world, pr), pr.valid) - world.patterns[pr.label]) ** 2).sum(-1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def ensemble_cot(cfg, E, T):
+    start = time.perf_counter()
+    train_cot([cfg.replace(seed=s, T=T, record_every=T, n_eval=20) for s in range(E)])
     return time.perf_counter() - start
 
 
@@ -125,6 +164,26 @@ def machine_limits():
     return bw, flops
 
 
+def compare(label, plain, ensemble_fn, T, args):
+    """Interleaved repeats (plain, E = 1, 8, 64, plain, ...), best of each: a slow spell of a
+    shared machine then hits every contender alike.  Prints and returns model-steps/s per E."""
+    best = {}
+    for _ in range(args.repeats):
+        for key in ["plain", *args.ensembles]:
+            sec = plain() if key == "plain" else ensemble_fn(key)
+            best[key] = min(best.get(key, float("inf")), sec)
+    base_rate = T / best["plain"]
+    print(f"(a) plain loop, literal model, one model : {base_rate:10.0f} model-steps/s")
+    rates = {}
+    for E in args.ensembles:
+        rates[E] = E * T / best[E]
+        print(
+            f"(b) ensemble trainer, E = {E:3d}           : {rates[E]:10.0f} model-steps/s"
+            f"   ratio (b)/(a) = {rates[E] / base_rate:6.1f}x"
+        )
+    return rates
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="icl_utils throughput benchmark")
     ap.add_argument("--steps", type=int, default=200, help="SGD steps per measurement")
@@ -139,22 +198,12 @@ def main(argv=None):
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device: cpu")
     print(f"chapter 1 quick configuration: B={cfg.B}, l_tr={cfg.l_tr}, d={cfg.d}, m={cfg.m}; {T} steps per run\n")
 
-    # Interleaved repeats (plain, E = 1, 8, 64, plain, ...), best of each: a slow spell of a
-    # shared machine then hits every contender alike.
-    best = {}
-    for _ in range(args.repeats):
-        for key in ["plain", *args.ensembles]:
-            sec = plain_loop(cfg, T) if key == "plain" else ensemble(cfg, key, T)
-            best[key] = min(best.get(key, float("inf")), sec)
-    base_rate = T / best["plain"]
-    print(f"(a) plain loop, literal Eq. 7, one model : {base_rate:10.0f} model-steps/s")
-    rates = {}
-    for E in args.ensembles:
-        rates[E] = E * T / best[E]
-        print(
-            f"(b) ensemble trainer, E = {E:3d}           : {rates[E]:10.0f} model-steps/s"
-            f"   ratio (b)/(a) = {rates[E] / base_rate:6.1f}x"
-        )
+    rates = compare("chapter 1 quick configuration", lambda: plain_loop(cfg, T), lambda E: ensemble(cfg, E, T), T, args)
+    cfg4 = icl.get_profile("04_cot_vs_icl", "quick").base
+    cfg4 = cfg4.replace(l_tr=max(icl.get_profile("04_cot_vs_icl", "quick").lengths))
+    T4 = max(10, T // 4)
+    print(f"\nchapter 4 model, longest prompts: l = {cfg4.l_tr} examples x K = {cfg4.K}, B={cfg4.B}; {T4} steps")
+    compare("chapter 4", lambda: plain_loop_cot(cfg4, T4), lambda E: ensemble_cot(cfg4, E, T4), T4, args)
 
     bw, peak = machine_limits()
     E = max(args.ensembles)

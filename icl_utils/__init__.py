@@ -10,6 +10,7 @@ One concern per module (see STYLE.md):
 * :mod:`icl_utils.pruning` -- magnitude, random and largest-first neuron pruning;
 * :mod:`icl_utils.transitions` -- Part II noisy-step transition matrices, tau^f, tau_o^f, Condition 1;
 * :mod:`icl_utils.cot` -- Part II reasoning prompts (positional codes, noisy steps) and Eq. 11;
+* :mod:`icl_utils.reasoning` -- Part II training, CoT and ICL inference, attention by category;
 * :mod:`icl_utils.experiments` -- one entry point per experiment kind;
 * :mod:`icl_utils.cache` -- the on-disk result cache behind the entry points;
 * :mod:`icl_utils.baselines` -- classical learners fitted on the context examples;
@@ -29,12 +30,14 @@ from . import (
     cache,
     claims,
     config,
+    cot,
     data,
     experiments,
     model,
     plotting,
     probes,
     pruning,
+    reasoning,
     training,
     transitions,
 )
@@ -55,6 +58,7 @@ __all__ = [
     "plotting",
     "probes",
     "pruning",
+    "reasoning",
     "training",
     "transitions",
     "ICLConfig",

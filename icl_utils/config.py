@@ -23,6 +23,7 @@ __all__ = [
     "InDomainProfile",
     "OODProfile",
     "PruningProfile",
+    "CoTProfile",
     "PROFILE_NAMES",
     "get_profile",
     "check_int",
@@ -375,6 +376,72 @@ _PRUNING = {
     ),
 }
 
+
+@dataclass(frozen=True)
+class CoTProfile:
+    """Parameters of chapter 4 (Theorems 4-6 of [LWLCC25], figures B-17 to B-20).
+
+    ``base`` (an :class:`icl_utils.reasoning.CoTConfig`) is trained for every
+    alpha in ``alphas_train`` and ``n_seeds`` seeds; the models trained with
+    ``alpha_main`` are tested.  Tests use TSR patterns (``tsr_mix``),
+    ``n_tasks`` random tasks with noisy examples, ``n_per_task`` prompts each,
+    at every length in ``lengths``.  B-17: alpha' in ``alphas_test`` at
+    tau^f = ``tau_main``; B-18: tau^f in ``taus`` at alpha' = ``alpha_test_main``;
+    B-19: tau^f = ``tau_c1`` with and without Condition 1.
+    """
+
+    name: str
+    base: object
+    n_seeds: int
+    alphas_train: tuple = (0.3, 0.5, 0.8)
+    alpha_main: float = 0.5
+    alphas_test: tuple = (0.4, 0.6, 0.8, 1.0)
+    taus: tuple = (0.4, 0.5, 0.6, 0.7)
+    tau_main: float = 0.6
+    alpha_test_main: float = 0.8
+    tau_c1: float = 0.36
+    lengths: tuple = (1, 2, 5, 10, 20, 40, 70, 100)
+    n_tasks: int = 6
+    n_per_task: int = 100
+    tsr_mix: float = 0.3
+    target_error: float = 0.05
+
+    def __post_init__(self):
+        check_int("n_seeds", self.n_seeds, 1, allowed="integers >= 1")
+        frac = lambda n, v: check_float(n, v, 0.0, 1.0, lo_open=True)  # noqa: E731
+        length = lambda n, v: check_int(n, v, 1, allowed="integers >= 1")  # noqa: E731
+        for name, check in (("alphas_train", frac), ("alphas_test", frac), ("taus", frac), ("lengths", length)):
+            object.__setattr__(self, name, _tuple_of(name, getattr(self, name), check))
+        for name in ("alpha_main", "tau_main", "alpha_test_main", "tau_c1"):
+            frac(name, getattr(self, name))
+        if self.alpha_main not in self.alphas_train:
+            raise ValueError(f"parameter 'alpha_main' = {self.alpha_main} is invalid: allowed one of alphas_train")
+        check_int("n_tasks", self.n_tasks, 1, allowed="integers >= 1")
+        check_int("n_per_task", self.n_per_task, 1, allowed="integers >= 1")
+        check_float("tsr_mix", self.tsr_mix, 0.0, 1.0, hi_open=True)
+        check_float("target_error", self.target_error, 0.0, 0.5, lo_open=True, hi_open=True)
+
+    @property
+    def seeds(self) -> tuple:
+        return tuple(range(self.n_seeds))
+
+
+def _cot_profiles():
+    from .reasoning import CoTConfig
+
+    return {
+        "quick": dict(base=CoTConfig(T=400, record_every=20, n_eval=300), n_seeds=2),
+        "paper": dict(
+            base=CoTConfig(T=2000, record_every=20, n_eval=1000),
+            n_seeds=5,
+            alphas_train=(0.2, 0.3, 0.5, 0.8),
+            lengths=(1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 55, 70, 85, 100),
+            n_tasks=12,
+            n_per_task=200,
+        ),
+    }
+
+
 _OOD = {
     "quick": dict(base=ICLConfig(T=400, n_eval=1000, record_every=10), n_seeds=3),
     "paper": dict(
@@ -424,6 +491,7 @@ _PROFILES = {
     "01_in_domain": (InDomainProfile, _IN_DOMAIN),
     "02_out_of_domain": (OODProfile, _OOD),
     "03_pruning": (PruningProfile, _PRUNING),
+    "04_cot_vs_icl": (CoTProfile, None),
 }
 
 
@@ -442,8 +510,10 @@ def get_profile(chapter: str, profile: str = "quick", **overrides):
     if profile not in PROFILE_NAMES:
         raise ValueError(f"parameter 'profile' = {profile!r} is invalid: allowed one of {list(PROFILE_NAMES)}")
     cls, table = _PROFILES[chapter]
+    table = _cot_profiles() if table is None else table
     values = dict(table[profile])
-    base_fields = {f.name for f in fields(ICLConfig)}
+    base_type = type(values["base"])
+    base_fields = {f.name for f in fields(base_type)}
     own_fields = {f.name for f in fields(cls)}
     base_changes = {}
     for key, value in overrides.items():

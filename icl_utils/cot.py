@@ -110,7 +110,7 @@ class CoTPrompts:
 
     @property
     def label(self) -> torch.Tensor:
-        return self.z.gather(1, self.k[:, None])[:, 0]
+        return self.z.gather(-1, self.k[..., None])[..., 0]
 
 
 def sample_cot_prompts(steps: torch.Tensor, alpha: float, l: int, k, generator, transitions=None) -> CoTPrompts:
@@ -194,6 +194,14 @@ class CoTParams:
 
     def trained(self):
         return [self.W_Q, self.W_K, self.W_V]
+
+    @property
+    def E(self) -> int:
+        return self.W_Q.shape[0]
+
+    def select(self, e: int) -> CoTParams:
+        """Member ``e`` as an ensemble of one."""
+        return CoTParams(self.W_Q[e : e + 1], self.W_K[e : e + 1], self.W_V[e : e + 1])
 
 
 def init_cot_params(d: int, qk_init: float, v_std: float, generators) -> CoTParams:

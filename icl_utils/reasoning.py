@@ -1,0 +1,342 @@
+"""Part II of SPEC.md ([LWLCC25]): training Eq. 11 by SGD, chain-of-thought and ICL inference, probes.
+
+* :class:`CoTConfig` -- one training run (validated);
+* :func:`train_cot` -- SGD on the squared loss for an ensemble of independent
+  models (one generator stream per seed; the step asked by each training
+  prompt is uniform in 1..K, so training covers every step), recording the
+  loss at every step and, every ``record_every`` steps, the attention by
+  category (B-20) and the clean CoT error;
+* :func:`cot_inference` -- greedy decoding step by step, each decoded step
+  appended to the prompt as the next query column;
+* :func:`icl_inference` -- one-step prediction of z_K from examples that
+  carry only (input, final output);
+* :func:`attention_by_category` -- attention on (same pattern, same step),
+  (other pattern, same step), (same pattern, other step), (other, other);
+* :func:`test_world` -- testing-relevant (TSR) patterns in the TRR span.
+
+Chapter 4 (chain-of-thought versus in-context learning) uses them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .config import check_float, check_int
+from .cot import (
+    CoTParams,
+    CoTPrompts,
+    CoTWorld,
+    embed_cot,
+    forward,
+    init_cot_params,
+    make_cot_world,
+    sample_cot_prompts,
+    sample_steps,
+    squared_loss,
+)
+from .data import make_generator
+
+__all__ = [
+    "CoTConfig",
+    "train_cot",
+    "test_world",
+    "decode",
+    "cot_inference",
+    "icl_prompts",
+    "icl_inference",
+    "attention_by_category",
+    "CATEGORIES",
+]
+
+CATEGORIES = ("same pattern, same step", "other pattern, same step", "same pattern, other step", "other, other")
+
+
+@dataclass(frozen=True)
+class CoTConfig:
+    """One run of Eq. 11 on K-step reasoning prompts (SPEC.md Part II).
+
+    ``M`` patterns and ``K`` steps in R^``d`` (standard basis vectors), prompts
+    of ``l_tr`` clean examples of which a fraction ``alpha`` start from the
+    query's pattern; SGD with learning rate ``lr``, batch ``B``, ``T``
+    iterations, W_Q = W_K = ``qk_init`` I, W_V ~ N(0, ``v_std``^2).  Every
+    ``record_every`` steps: attention by category and clean CoT error on
+    ``n_eval`` fixed prompts of length ``l_tr``.
+    """
+
+    seed: int = 0
+    M: int = 4
+    K: int = 2
+    d: int = 8
+    alpha: float = 0.5
+    l_tr: int = 20
+    B: int = 128
+    T: int = 1000
+    lr: float = 1.0
+    qk_init: float = 0.1
+    v_std: float = 0.01
+    record_every: int = 50
+    n_eval: int = 500
+
+    def __post_init__(self):
+        check_int("seed", self.seed, 0, allowed="integers >= 0")
+        check_int("M", self.M, 2, allowed="integers >= 2")
+        check_int("K", self.K, 1, allowed="integers >= 1 (a task has at least one step)")
+        check_int("d", self.d, self.M + self.K, allowed=f"integers >= M + K = {self.M + self.K}")
+        check_float("alpha", self.alpha, 0.0, 1.0, lo_open=True)
+        for name in ("l_tr", "B", "T", "record_every", "n_eval"):
+            check_int(name, getattr(self, name), 1, allowed="integers >= 1")
+        check_float("lr", self.lr, 0.0, lo_open=True)
+        check_float("qk_init", self.qk_init, 0.0)
+        check_float("v_std", self.v_std, 0.0)
+
+    def replace(self, **changes) -> CoTConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SHAPE_FIELDS = ("M", "K", "d", "l_tr", "B", "T", "record_every", "n_eval")
+
+
+def _stack_prompts(items) -> CoTPrompts:
+    items = list(items)
+    return CoTPrompts(*(torch.stack([getattr(p, f.name) for p in items]) for f in dataclasses.fields(CoTPrompts)))
+
+
+def attention_by_category(attn: torch.Tensor, prompts: CoTPrompts, K: int) -> torch.Tensor:
+    """Attention of the query on context columns by (pattern, step) category: (..., 4).
+
+    ``attn`` (..., L - 1) over the non-query columns; "same pattern": the
+    column's input pattern is the query's input pattern z_{k-1}; "same step":
+    the column stands for step k (its positional code is c_{k-1}).
+    """
+    L = prompts.inp.shape[-1]
+    col_step = torch.arange(L - 1) % K  # code index of every non-query column
+    same_step = col_step == (prompts.k[..., None] - 1)
+    same_pat = prompts.inp[..., :-1] == prompts.inp[..., -1:]
+    cats = [same_pat & same_step, ~same_pat & same_step, same_pat & ~same_step, ~same_pat & ~same_step]
+    valid = prompts.valid[..., :-1]
+    return torch.stack([(attn * (c & valid)).sum(-1) for c in cats], dim=-1)
+
+
+def decode(out: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+    """Greedy decoding: the index of the pattern nearest to each output (Euclidean)."""
+    return torch.cdist(out, patterns).argmin(-1)
+
+
+def train_cot(configs, progress=None) -> list[dict]:
+    """Train one Eq. 11 model per configuration, all at once (configurations that share
+    :data:`SHAPE_FIELDS`); returns per model: ``loss`` (T,), ``iters`` (R,), ``attn``
+    (R, 4) attention by category averaged over steps, ``cot_err`` (R,) clean CoT
+    error, and the final ``weights``."""
+    configs = list(configs)
+    if not configs or not all(isinstance(c, CoTConfig) for c in configs):
+        raise ValueError("parameter 'configs' must be a non-empty list of CoTConfig")
+    ref = configs[0]
+    for c in configs[1:]:
+        for f in SHAPE_FIELDS:
+            if getattr(c, f) != getattr(ref, f):
+                raise ValueError(f"parameter 'configs': field {f!r} differs within one ensemble")
+    E, M, K, d, B, T = len(configs), ref.M, ref.K, ref.d, ref.B, ref.T
+    world = make_cot_world(M, K, d)
+    params = CoTParams(
+        *(
+            torch.cat(t)
+            for t in zip(
+                *(init_cot_params(d, c.qk_init, c.v_std, [make_generator(c.seed, "init")]).trained() for c in configs)
+            )
+        )
+    )
+    for w in params.trained():
+        w.requires_grad_(True)
+    lr = torch.tensor([c.lr for c in configs]).view(E, 1, 1)
+    gens = [make_generator(c.seed, "train") for c in configs]
+    eval_sets = []
+    for c in configs:
+        g = make_generator(c.seed, "eval")
+        steps = sample_steps(c.n_eval, K, M, g)
+        eval_sets.append(
+            (steps, sample_cot_prompts(steps, c.alpha, c.l_tr, torch.randint(1, K + 1, (c.n_eval,), generator=g), g))
+        )
+    ev = _stack_prompts(p for _, p in eval_sets)
+    P_ev = torch.stack([embed_cot(world, p) for _, p in eval_sets])
+    rec_iters = list(range(0, T + 1, ref.record_every))
+    if rec_iters[-1] != T:
+        rec_iters.append(T)
+    attn_rec, err_rec = [], []
+
+    def record():
+        with torch.no_grad():
+            _, attn = forward(params, P_ev, ev.valid, return_attention=True)
+            attn_rec.append(attention_by_category(attn, ev, K).mean(1))
+            err_rec.append(
+                torch.stack(
+                    [
+                        cot_inference(params.select(e), world, steps, p, world.patterns)[1].float().mean()
+                        for e, (steps, p) in enumerate(eval_sets)
+                    ]
+                )
+            )
+
+    loss_hist = torch.empty(T, E)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=T, desc=f"Eq. 11 ({E} models)", leave=False)
+    for t in range(T):
+        if t in rec_iters:
+            record()
+        prompts = []
+        for c, g in zip(configs, gens):
+            steps = sample_steps(B, K, M, g)
+            prompts.append(sample_cot_prompts(steps, c.alpha, c.l_tr, torch.randint(1, K + 1, (B,), generator=g), g))
+        pr = _stack_prompts(prompts)
+        P = torch.stack([embed_cot(world, p) for p in prompts])
+        out = forward(params, P, pr.valid)
+        loss = squared_loss(out, world.patterns[pr.label])
+        grads = torch.autograd.grad(loss.sum(), params.trained())
+        with torch.no_grad():
+            for w, g_ in zip(params.trained(), grads):
+                w.sub_(lr * g_)
+            loss_hist[t] = loss
+        if bar is not None:
+            bar.update(1)
+    record()
+    if bar is not None:
+        bar.close()
+    attn_np = torch.stack(attn_rec).numpy()
+    err_np = torch.stack(err_rec).numpy()
+    final = [w.detach() for w in params.trained()]
+    return [
+        {
+            "config": c.to_dict(),
+            "iters": np.asarray(rec_iters),
+            "loss": loss_hist[:, e].numpy().copy(),
+            "attn": attn_np[:, e].copy(),
+            "cot_err": err_np[:, e].copy(),
+            "weights": {k: w[e].numpy().copy() for k, w in zip(("W_Q", "W_K", "W_V"), final)},
+        }
+        for e, c in enumerate(configs)
+    ]
+
+
+def params_of(results) -> CoTParams:
+    """The final weights of trained runs as one ensemble."""
+    return CoTParams(*(torch.stack([torch.as_tensor(r["weights"][k]) for r in results]) for k in ("W_Q", "W_K", "W_V")))
+
+
+__all__ += ["params_of"]
+
+
+def test_world(world: CoTWorld, mix: float = 0.3, generator=None) -> CoTWorld:
+    """Testing-relevant (TSR) patterns: mu'_j = (mu_j + mix * mu_{j+1 mod M}) / norm, each a
+    linear combination of the training patterns with a dominant component; same codes."""
+    mix = check_float("mix", mix, 0.0, 1.0, hi_open=True)
+    P = world.patterns
+    tsr = P + mix * torch.roll(P, -1, dims=0)
+    return CoTWorld(patterns=tsr / tsr.norm(dim=1, keepdim=True), codes=world.codes)
+
+
+def _with_query(prompts: CoTPrompts, decoded: torch.Tensor, k: int, K: int) -> CoTPrompts:
+    """The prompts asking for step k, with the history made of the decoded chain v_0..v_{k-1}."""
+    n, L = prompts.inp.shape
+    inp, out, valid = prompts.inp.clone(), prompts.out.clone(), prompts.valid.clone()
+    base = L - K  # first history slot
+    for j in range(1, K):
+        used = j < k
+        inp[:, base + j - 1] = decoded[:, j - 1] if used else prompts.inp[:, base + j - 1]
+        out[:, base + j - 1] = decoded[:, j] if used else -1
+        valid[:, base + j - 1] = used
+    inp[:, -1] = decoded[:, k - 1]
+    return CoTPrompts(inp=inp, out=out, valid=valid, k=torch.full((n,), k, dtype=torch.long), z=prompts.z)
+
+
+@torch.no_grad()
+def cot_inference(params: CoTParams, world: CoTWorld, steps, prompts: CoTPrompts, patterns=None):
+    """Chain-of-thought: decode z_1..z_K greedily, step by step, appending each decoded step.
+
+    ``params`` holds one model (E = 1); ``world`` the (test) patterns used to embed;
+    ``patterns`` the candidates for decoding (default ``world.patterns``).  Returns
+    ``(decoded (n, K + 1), wrong (n,))`` where ``wrong`` is the CoT error per prompt:
+    the mean over steps of 1[z_k != v_k].
+    """
+    patterns = world.patterns if patterns is None else patterns
+    K = world.K
+    n = prompts.inp.shape[0]
+    decoded = torch.zeros(n, K + 1, dtype=torch.long)
+    decoded[:, 0] = prompts.z[:, 0]
+    for k in range(1, K + 1):
+        pr = _with_query(prompts, decoded, k, K)
+        out = forward(params, embed_cot(world, pr)[None], pr.valid)[0]
+        decoded[:, k] = decode(out, patterns)
+    wrong = (decoded[:, 1:] != prompts.z[:, 1:]).float().mean(1)
+    return decoded, wrong
+
+
+def icl_prompts(prompts: CoTPrompts, K: int) -> CoTPrompts:
+    """The same examples as ICL sees them: each example's first column becomes
+    [x_i; y_iK] and its other K - 1 columns are masked out; the query asks for step 1
+    (the model's one-step prediction is read as z_K)."""
+    n, L = prompts.inp.shape
+    l = (L - K) // K
+    inp, out, valid = prompts.inp.clone(), prompts.out.clone(), prompts.valid.clone()
+    ex_out = prompts.out[:, : l * K].reshape(n, l, K)
+    out[:, : l * K] = torch.cat([ex_out[:, :, -1:], torch.full((n, l, K - 1), -1)], -1).reshape(n, l * K)
+    valid[:, : l * K] = (torch.arange(l * K) % K == 0).expand(n, l * K)
+    valid[:, l * K : -1] = False
+    inp[:, -1] = prompts.z[:, 0]
+    return CoTPrompts(inp=inp, out=out, valid=valid, k=torch.ones(n, dtype=torch.long), z=prompts.z)
+
+
+@torch.no_grad()
+def icl_inference(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, patterns=None):
+    """ICL: predict z_K in one step from (input, final output) examples.  Returns
+    ``(prediction (n,), wrong (n,))`` with ``wrong`` = 1[z_K != v]."""
+    patterns = world.patterns if patterns is None else patterns
+    pr = icl_prompts(prompts, world.K)
+    out = forward(params, embed_cot(world, pr)[None], pr.valid)[0]
+    v = decode(out, patterns)
+    return v, (v != prompts.z[:, -1]).float()
+
+
+def test_tasks(n_tasks: int, K: int, M: int, tau: float, condition1: bool, seed: int):
+    """``n_tasks`` random K-step tasks (steps (n_tasks, K, M)) with transition matrices reaching
+    tau^f = ``tau`` and Condition 1 as requested (:func:`icl_utils.transitions.build_transitions`)."""
+    from .transitions import build_transitions
+
+    check_int("n_tasks", n_tasks, 1, allowed="integers >= 1")
+    g = make_generator(seed, "ood")
+    steps = sample_steps(n_tasks, K, M, g)
+    return steps, np.stack([build_transitions(s.numpy(), tau, condition1) for s in steps])
+
+
+__all__ += ["test_tasks", "test_errors"]
+
+
+@torch.no_grad()
+def test_errors(
+    params: CoTParams, world: CoTWorld, steps, transitions, alpha_test: float, l_ts: int, n_per_task: int, seed: int = 0
+) -> dict:
+    """CoT and ICL error of every model of ``params`` on noisy test prompts.
+
+    For every task (``steps`` (n_tasks, K, M) with its ``transitions``), ``n_per_task``
+    prompts of ``l_ts`` examples with fraction ``alpha_test``, drawn once and shared by
+    all models.  Returns ``{"cot": (E,), "icl": (E,)}`` mean errors.
+    """
+    g = make_generator(seed, "probe")
+    n_tasks, K, M = steps.shape
+    cot_err = torch.zeros(params.E)
+    icl_err = torch.zeros(params.E)
+    for t in range(n_tasks):
+        pr = sample_cot_prompts(steps[t : t + 1].expand(n_per_task, K, M), alpha_test, l_ts, K, g, transitions[t])
+        for e in range(params.E):
+            one = params.select(e)
+            cot_err[e] += cot_inference(one, world, steps, pr)[1].mean() / n_tasks
+            icl_err[e] += icl_inference(one, world, pr)[1].mean() / n_tasks
+    return {"cot": cot_err.numpy().astype(float), "icl": icl_err.numpy().astype(float)}

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import torch
+
+from icl_utils import cot
+from icl_utils import reasoning as R
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+M, K, D = 4, 2, 8
+
+
+def perfect_model(beta=60.0):
+    """Eq. 11 built by hand to attend (almost) only to columns with the query's input pattern
+    and step, and to output the output half of what it attends to."""
+    world = cot.make_cot_world(M, K, D)
+    I = torch.eye(2 * D)
+    W_Q = torch.zeros(2 * D, 2 * D)
+    W_Q[:D, :D] = beta * torch.eye(D)  # scores = beta * (input half . input half), codes included
+    W_V = torch.cat([torch.zeros(D, D), torch.eye(D)], 1)  # read the output half
+    return world, cot.CoTParams(W_Q=W_Q[None], W_K=I[None], W_V=W_V[None])
+
+
+def test_decode_picks_the_nearest_pattern():
+    pats = torch.eye(3)
+    out = torch.tensor([[0.9, 0.2, 0.0], [0.1, 0.0, 0.7]])
+    assert R.decode(out, pats).tolist() == [0, 2]
+
+
+def test_cot_error_is_zero_for_a_perfect_model_on_clean_prompts():
+    world, params = perfect_model()
+    steps = cot.sample_steps(300, K, M, gen(1))
+    pr = cot.sample_cot_prompts(steps, 1.0, 6, K, gen(2))  # every example starts at z_0
+    decoded, wrong = R.cot_inference(params, world, steps, pr)
+    assert wrong.max() == 0 and torch.equal(decoded, pr.z)
+    v, wrong_icl = R.icl_inference(params, world, pr)
+    assert wrong_icl.max() == 0 and torch.equal(v, pr.z[:, -1])
+
+
+def test_cot_decoding_on_a_hand_made_prompt():
+    world, params = perfect_model()
+    steps = torch.tensor([[[1, 2, 3, 0], [3, 2, 1, 0]]])  # f_1: i -> i + 1, f_2: i -> 3 - i
+    pr = cot.sample_cot_prompts(steps, 1.0, 3, K, gen(3))
+    z0 = int(pr.z[0, 0])
+    decoded, wrong = R.cot_inference(params, world, steps, pr)
+    assert decoded[0].tolist() == [z0, (z0 + 1) % 4, 3 - (z0 + 1) % 4] and wrong.item() == 0
+
+
+def test_icl_prompts_keep_only_input_and_final_output():
+    steps = cot.sample_steps(5, K, M, gen(4))
+    pr = cot.sample_cot_prompts(steps, 0.5, 3, 2, gen(5))
+    ip = R.icl_prompts(pr, K)
+    n, L = pr.inp.shape
+    assert ip.valid[:, : 3 * K].tolist() == [[True, False] * 3] * 5
+    assert not ip.valid[:, 3 * K : -1].any() and ip.valid[:, -1].all()
+    assert torch.equal(ip.out[:, 0 : 3 * K : K], pr.out[:, K - 1 : 3 * K : K])  # [x_i; y_iK]
+    assert torch.equal(ip.inp[:, 0 : 3 * K : K], pr.inp[:, 0 : 3 * K : K])
+    assert (ip.k == 1).all() and torch.equal(ip.inp[:, -1], pr.z[:, 0])
+
+
+def test_attention_by_category_sums_and_separates():
+    world, params = perfect_model()
+    steps = cot.sample_steps(200, K, M, gen(6))
+    pr = cot.sample_cot_prompts(steps, 0.5, 10, torch.randint(1, K + 1, (200,), generator=gen(7)), gen(8))
+    _, attn = cot.forward(params, cot.embed_cot(world, pr)[None], pr.valid, return_attention=True)
+    cats = R.attention_by_category(attn[0], pr, K)
+    torch.testing.assert_close(cats.sum(-1), torch.ones(200), atol=1e-5, rtol=0)
+    has = ((pr.inp[:, :-1] == pr.inp[:, -1:]) & (torch.arange(pr.inp.shape[1] - 1) % K == pr.k[:, None] - 1)).any(1)
+    assert cats[has, 0].min() > 0.99  # the hand-made model attends to same pattern and step
+
+
+def test_train_cot_learns_and_records():
+    cfgs = [R.CoTConfig(seed=s, T=150, record_every=50, n_eval=100, B=64) for s in range(2)]
+    runs = R.train_cot(cfgs)
+    assert runs[0]["loss"].shape == (150,) and runs[0]["attn"].shape == (4, 4) and runs[0]["cot_err"].shape == (4,)
+    assert runs[0]["loss"][-10:].mean() < runs[0]["loss"][:10].mean() / 5
+    np.testing.assert_allclose(runs[0]["attn"].sum(-1), 1.0, rtol=1e-5)
+    again = R.train_cot(cfgs[:1])[0]
+    np.testing.assert_allclose(again["loss"], runs[0]["loss"], rtol=1e-4, atol=1e-6)  # ensemble = alone
+
+
+def test_test_errors_and_tasks():
+    world, params = perfect_model()
+    steps, A = R.test_tasks(2, K, M, 0.64, True, seed=0)
+    e = R.test_errors(params, world, steps, A, 1.0, 40, 50)
+    assert e["cot"].shape == (1,) and e["cot"][0] < 0.05 and e["icl"][0] < 0.1
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"K": 0}, "K"), ({"alpha": 1.5}, "alpha"), ({"d": 5}, "d"), ({"lr": 0.0}, "lr"), ({"M": 1}, "M")],
+)
+def test_config_validation(kwargs, name):
+    with pytest.raises(ValueError, match=repr(name)):
+        R.CoTConfig(**kwargs)
