@@ -74,7 +74,7 @@ print(
 # (distinct standard basis vectors). A $K$-step task applies permutations
 # $f_1,\dots,f_K$ of the patterns. A context example is the chain
 # $x\to y_1\to\dots\to y_K$ written as $K$ columns $[y_{j-1}; y_j]$ (with $y_0=x$);
-# each column carries the positional code of its step, $p\_i+[c_{i \bmod K};0]$. A
+# each column carries the positional code of its step, $\tilde p_i=p_i+[c_{i \bmod K};0]$. A
 # query for step $k$ is the history $[z_{j-1};z_j]$, $j<k$, and the column
 # $[z_{k-1};0]$; the label is $z_k$. A fraction $\alpha$ of the examples start from
 # the query's pattern. In testing, patterns are *testing-relevant* (TSR) patterns --
