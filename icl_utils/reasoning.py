@@ -177,7 +177,7 @@ def train_cot(configs, progress=None) -> list[dict]:
             err_rec.append(
                 torch.stack(
                     [
-                        cot_inference(params.select(e), world, steps, p, world.patterns)[1].float().mean()
+                        cot_inference(params.select(e), world, steps, p)[1].mean()
                         for e, (steps, p) in enumerate(eval_sets)
                     ]
                 )
@@ -257,26 +257,40 @@ def _with_query(prompts: CoTPrompts, decoded: torch.Tensor, k: int, K: int) -> C
     return CoTPrompts(inp=inp, out=out, valid=valid, k=torch.full((n,), k, dtype=torch.long), z=prompts.z)
 
 
+def _repeat(prompts: CoTPrompts, E: int) -> CoTPrompts:
+    return CoTPrompts(
+        *(
+            getattr(prompts, f.name).repeat(E, *([1] * (getattr(prompts, f.name).ndim - 1)))
+            for f in dataclasses.fields(CoTPrompts)
+        )
+    )
+
+
 @torch.no_grad()
 def cot_inference(params: CoTParams, world: CoTWorld, steps, prompts: CoTPrompts, patterns=None):
     """Chain-of-thought: decode z_1..z_K greedily, step by step, appending each decoded step.
 
-    ``params`` holds one model (E = 1); ``world`` the (test) patterns used to embed;
-    ``patterns`` the candidates for decoding (default ``world.patterns``).  Returns
-    ``(decoded (n, K + 1), wrong (n,))`` where ``wrong`` is the CoT error per prompt:
+    Batched over the prompts and over the ensemble ``params`` (every model answers the
+    same prompts, each continuing its own decoded chain).  ``world`` holds the (test)
+    patterns used to embed; ``patterns`` the candidates for decoding (default
+    ``world.patterns``).  For one model (E = 1) returns ``(decoded (n, K + 1), wrong (n,))``,
+    else ``(decoded (E, n, K + 1), wrong (E, n))``; ``wrong`` is the CoT error of a prompt:
     the mean over steps of 1[z_k != v_k].
     """
     patterns = world.patterns if patterns is None else patterns
-    K = world.K
+    K, E = world.K, params.E
     n = prompts.inp.shape[0]
-    decoded = torch.zeros(n, K + 1, dtype=torch.long)
-    decoded[:, 0] = prompts.z[:, 0]
+    flat = _repeat(prompts, E)  # member-major: rows e * n .. (e + 1) * n - 1 belong to model e
+    decoded = torch.zeros(E * n, K + 1, dtype=torch.long)
+    decoded[:, 0] = flat.z[:, 0]
     for k in range(1, K + 1):
-        pr = _with_query(prompts, decoded, k, K)
-        out = forward(params, embed_cot(world, pr)[None], pr.valid)[0]
-        decoded[:, k] = decode(out, patterns)
-    wrong = (decoded[:, 1:] != prompts.z[:, 1:]).float().mean(1)
-    return decoded, wrong
+        pr = _with_query(flat, decoded, k, K)
+        P = embed_cot(world, pr).view(E, n, *pr.inp.shape[1:], -1)
+        out = forward(params, P, pr.valid.view(E, n, -1))
+        decoded[:, k] = decode(out.reshape(E * n, -1), patterns)
+    wrong = (decoded[:, 1:] != flat.z[:, 1:]).float().mean(1)
+    decoded, wrong = decoded.view(E, n, K + 1), wrong.view(E, n)
+    return (decoded[0], wrong[0]) if E == 1 else (decoded, wrong)
 
 
 def icl_prompts(prompts: CoTPrompts, K: int) -> CoTPrompts:
@@ -296,13 +310,15 @@ def icl_prompts(prompts: CoTPrompts, K: int) -> CoTPrompts:
 
 @torch.no_grad()
 def icl_inference(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, patterns=None):
-    """ICL: predict z_K in one step from (input, final output) examples.  Returns
-    ``(prediction (n,), wrong (n,))`` with ``wrong`` = 1[z_K != v]."""
+    """ICL: predict z_K in one step from (input, final output) examples, batched over
+    prompts and models.  Returns ``(prediction, wrong)`` with ``wrong`` = 1[z_K != v],
+    each (n,) for one model and (E, n) for an ensemble."""
     patterns = world.patterns if patterns is None else patterns
     pr = icl_prompts(prompts, world.K)
-    out = forward(params, embed_cot(world, pr)[None], pr.valid)[0]
-    v = decode(out, patterns)
-    return v, (v != prompts.z[:, -1]).float()
+    out = forward(params, embed_cot(world, pr)[None], pr.valid)  # (E, n, d): the same prompts for all
+    v = decode(out.reshape(-1, out.shape[-1]), patterns).view(out.shape[:2])
+    wrong = (v != prompts.z[None, :, -1]).float()
+    return (v[0], wrong[0]) if params.E == 1 else (v, wrong)
 
 
 def test_tasks(n_tasks: int, K: int, M: int, tau: float, condition1: bool, seed: int):
@@ -335,8 +351,6 @@ def test_errors(
     icl_err = torch.zeros(params.E)
     for t in range(n_tasks):
         pr = sample_cot_prompts(steps[t : t + 1].expand(n_per_task, K, M), alpha_test, l_ts, K, g, transitions[t])
-        for e in range(params.E):
-            one = params.select(e)
-            cot_err[e] += cot_inference(one, world, steps, pr)[1].mean() / n_tasks
-            icl_err[e] += icl_inference(one, world, pr)[1].mean() / n_tasks
+        cot_err += cot_inference(params, world, steps, pr)[1].view(params.E, -1).mean(1) / n_tasks
+        icl_err += icl_inference(params, world, pr)[1].view(params.E, -1).mean(1) / n_tasks
     return {"cot": cot_err.numpy().astype(float), "icl": icl_err.numpy().astype(float)}

@@ -96,3 +96,18 @@ def test_test_errors_and_tasks():
 def test_config_validation(kwargs, name):
     with pytest.raises(ValueError, match=repr(name)):
         R.CoTConfig(**kwargs)
+
+
+def test_inference_is_batched_over_the_ensemble():
+    world, perfect = perfect_model()
+    rnd = cot.init_cot_params(D, 0.1, 0.5, [gen(11)])
+    both = cot.CoTParams(*(torch.cat([a, b]) for a, b in zip(perfect.trained(), rnd.trained())))
+    steps = cot.sample_steps(100, K, M, gen(12))
+    pr = cot.sample_cot_prompts(steps, 0.7, 8, K, gen(13))
+    dec, wrong = R.cot_inference(both, world, steps, pr)
+    assert dec.shape == (2, 100, K + 1) and wrong.shape == (2, 100)
+    for e, one in enumerate((perfect, rnd)):
+        d1, w1 = R.cot_inference(one, world, steps, pr)
+        assert torch.equal(dec[e], d1) and torch.equal(wrong[e], w1)
+        v1, wi1 = R.icl_inference(one, world, pr)
+        assert torch.equal(R.icl_inference(both, world, pr)[0][e], v1)
