@@ -246,3 +246,51 @@ def forward_literal(params: CoTParams, P: torch.Tensor, valid: torch.Tensor) -> 
 def squared_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """1/2 ||z - f||^2 averaged over prompts: (E,).  ``target`` (E, n, d) or (n, d)."""
     return 0.5 * ((out - target) ** 2).sum(-1).mean(-1)
+
+
+def forward_indexed(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, return_attention: bool = False):
+    """Eq. 11 on prompts given as indices, never building the (E, n, L, 2d) prompt tensor.
+
+    The same function as ``forward(params, embed_cot(world, prompts), prompts.valid)``.
+    Every column is F^T c_i with F the r = 2M + K rows [mu_j; 0], [c_k; 0], [0; mu_j]
+    and c_i one-hot on its input pattern, its code and (when present) its output
+    pattern; scores are gathers from the r x r table F W_K^T W_Q F^T and the output
+    is W_V F^T applied to the attention added up per row (a scatter-add).  Prompt
+    index tensors may carry a leading ensemble axis E or be shared by all models.
+    """
+    M, K, d = world.M, world.K, world.d
+    E = params.E
+    r = 2 * M + K
+    F = torch.zeros(r, 2 * d)
+    F[:M, :d] = world.patterns
+    F[M : M + K, :d] = world.codes
+    F[M + K :, d:] = world.patterns
+    inp, out, valid = prompts.inp, prompts.out, prompts.valid
+    if inp.ndim == 2:  # shared by every model
+        inp, out, valid, k = (t.expand(E, *t.shape) for t in (inp, out, valid, prompts.k))
+    else:
+        k = prompts.k
+    n, L = inp.shape[1:]
+    G = F @ params.W_K.transpose(1, 2) @ params.W_Q @ F.T  # (E, r, r); column b scores a query made of row b
+    Gt = G.transpose(1, 2)
+    q_in = inp[..., -1:].expand(E, n, r)
+    q_code = (M + k - 1)[..., None].expand(E, n, r)
+    row = Gt.gather(1, q_in) + Gt.gather(1, q_code)  # (E, n, r): F W_K^T W_Q p~_query
+    ctx_in = inp[..., :-1]
+    ctx_code = (M + torch.arange(L - 1) % K).expand(E, n, L - 1)
+    has_out = out[..., :-1] >= 0
+    ctx_out = torch.where(has_out, M + K + out[..., :-1], 0)
+    scores = row.gather(-1, ctx_in) + row.gather(-1, ctx_code) + row.gather(-1, ctx_out) * has_out
+    attn = torch.softmax(scores.masked_fill(~valid[..., :-1], float("-inf")), dim=-1)
+    c_bar = (
+        torch.zeros(E, n, r)
+        .scatter_add(-1, ctx_in, attn)
+        .scatter_add(-1, ctx_code, attn)
+        .scatter_add(-1, ctx_out, attn * has_out)
+    )
+    H = params.W_V @ F.T  # (E, d, r)
+    result = torch.bmm(c_bar, H.transpose(1, 2))
+    return (result, attn) if return_attention else result
+
+
+__all__ += ["forward_indexed"]

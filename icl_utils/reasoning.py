@@ -32,6 +32,7 @@ from .cot import (
     CoTWorld,
     embed_cot,
     forward,
+    forward_indexed,
     init_cot_params,
     make_cot_world,
     sample_cot_prompts,
@@ -101,6 +102,11 @@ class CoTConfig:
 
 
 SHAPE_FIELDS = ("M", "K", "d", "l_tr", "B", "T", "record_every", "n_eval")
+
+#: Prompts are drawn for up to this many SGD steps at once per member (stored as int16) ...
+CHUNK_STEPS = 25
+#: ... and for at most this many prompt columns per member.
+CHUNK_COLUMNS = 400_000
 
 
 def _stack_prompts(items) -> CoTPrompts:
@@ -184,6 +190,9 @@ def train_cot(configs, progress=None) -> list[dict]:
             )
 
     loss_hist = torch.empty(T, E)
+    # Steps per chunk of prompts: a function of one member's prompt size only, so a model's
+    # prompts do not depend on the ensemble it is trained in.
+    chunk_steps = max(1, min(CHUNK_STEPS, CHUNK_COLUMNS // (B * (ref.l_tr + 1) * K)))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -192,13 +201,18 @@ def train_cot(configs, progress=None) -> list[dict]:
     for t in range(T):
         if t in rec_iters:
             record()
-        prompts = []
-        for c, g in zip(configs, gens):
-            steps = sample_steps(B, K, M, g)
-            prompts.append(sample_cot_prompts(steps, c.alpha, c.l_tr, torch.randint(1, K + 1, (B,), generator=g), g))
-        pr = _stack_prompts(prompts)
-        P = torch.stack([embed_cot(world, p) for p in prompts])
-        out = forward(params, P, pr.valid)
+        if t % chunk_steps == 0:  # prompts for the next chunk_steps steps, from each member's own stream
+            n = chunk_steps * B
+            chunk = []
+            for c, g in zip(configs, gens):
+                steps = sample_steps(n, K, M, g)
+                p = sample_cot_prompts(steps, c.alpha, c.l_tr, torch.randint(1, K + 1, (n,), generator=g), g)
+                chunk.append(CoTPrompts(p.inp.to(torch.int16), p.out.to(torch.int16), p.valid, p.k, p.z))
+            chunk = _stack_prompts(chunk)
+        sl = slice((t % chunk_steps) * B, (t % chunk_steps + 1) * B)
+        pr = CoTPrompts(*(getattr(chunk, f.name)[:, sl].long() for f in dataclasses.fields(CoTPrompts)))
+        pr.valid = pr.valid.bool()
+        out = forward_indexed(params, world, pr)  # pattern-space Eq. 11: no (E, B, L, 2d) tensor
         loss = squared_loss(out, world.patterns[pr.label])
         grads = torch.autograd.grad(loss.sum(), params.trained())
         with torch.no_grad():

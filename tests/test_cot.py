@@ -135,3 +135,26 @@ def test_init_and_validation():
     with pytest.raises(ValueError, match="'l'"):
         cot.sample_cot_prompts(steps, 0.5, 0, 1, gen())
     assert np.isfinite(float(cot.squared_loss(torch.zeros(1, 2, 8), torch.ones(2, 8))[0]))
+
+
+def test_indexed_form_equals_eq11():
+    w = cot.make_cot_world(4, 2, 8)
+    steps = cot.sample_steps(7, 2, 4, gen(20))
+    pr = cot.sample_cot_prompts(steps, 0.5, 4, torch.tensor([1, 2, 1, 2, 2, 1, 2]), gen(21))
+    P = cot.embed_cot(w, pr)[None].expand(2, -1, -1, -1)
+    target = w.patterns[pr.label]
+    res = []
+    for f in (lambda p: cot.forward(p, P, pr.valid), lambda p: cot.forward_indexed(p, w, pr)):
+        p = random_params()
+        p = cot.CoTParams(*(t.float() for t in p.trained()))
+        for t in p.trained():
+            t.requires_grad_(True)
+        out = f(p)
+        res.append((out, torch.autograd.grad(cot.squared_loss(out, target).sum(), p.trained())))
+    torch.testing.assert_close(res[0][0], res[1][0], rtol=1e-4, atol=1e-5)
+    for a, b in zip(res[0][1], res[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    # per-model prompts (leading E axis) give the same as shared ones
+    both = cot.CoTPrompts(*(torch.stack([t, t]) for t in (pr.inp, pr.out, pr.valid, pr.k, pr.z)))
+    p = cot.CoTParams(*(t.float() for t in random_params().trained()))
+    torch.testing.assert_close(cot.forward_indexed(p, w, both), cot.forward_indexed(p, w, pr))
