@@ -57,7 +57,8 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check icl_utils tests notebooks benchmarks
-	$(BIN)/ruff format --check icl_utils tests notebooks benchmarks
+	$(BIN)/ruff format --check icl_utils tests notebooks/*.py benchmarks
+	$(BIN)/codespell icl_utils tests notebooks/*.py book/*.md benchmarks README.md
 
 clean:
 	rm -rf _build book/*.ipynb book/scoreboard.md book/status.md $(PROFILE_STAMP) .pytest_cache
