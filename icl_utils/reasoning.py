@@ -40,6 +40,7 @@ from .cot import (
     squared_loss,
 )
 from .data import make_generator
+from .training import progress_bar, sgd_step
 
 __all__ = [
     "CoTConfig",
@@ -193,11 +194,7 @@ def train_cot(configs, progress=None) -> list[dict]:
     # Steps per chunk of prompts: a function of one member's prompt size only, so a model's
     # prompts do not depend on the ensemble it is trained in.
     chunk_steps = max(1, min(CHUNK_STEPS, CHUNK_COLUMNS // (B * (ref.l_tr + 1) * K)))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=T, desc=f"Eq. 11 ({E} models)", leave=False)
+    bar = progress_bar(T, f"Eq. 11 ({E} models)", progress)
     for t in range(T):
         if t in rec_iters:
             record()
@@ -214,11 +211,8 @@ def train_cot(configs, progress=None) -> list[dict]:
         pr.valid = pr.valid.bool()
         out = forward_indexed(params, world, pr)  # pattern-space Eq. 11: no (E, B, L, 2d) tensor
         loss = squared_loss(out, world.patterns[pr.label])
-        grads = torch.autograd.grad(loss.sum(), params.trained())
-        with torch.no_grad():
-            for w, g_ in zip(params.trained(), grads):
-                w.sub_(lr * g_)
-            loss_hist[t] = loss
+        sgd_step(params.trained(), loss, lr)
+        loss_hist[t] = loss.detach()
         if bar is not None:
             bar.update(1)
     record()

@@ -27,7 +27,7 @@ from .data import PromptIndices, World, embed, make_generator, make_world, sampl
 from .model import Params, forward, forward_indexed, hinge_loss, init_params
 from .probes import probe_all, wov_embeddings
 
-__all__ = ["get_device", "Member", "setup_member", "train_ensemble", "SHAPE_FIELDS", "CHUNK_STEPS"]
+__all__ = ["get_device", "Member", "setup_member", "train_ensemble", "sgd_step", "SHAPE_FIELDS", "CHUNK_STEPS"]
 
 #: Fields that must agree between the members of one ensemble (they fix tensor shapes or loop lengths).
 SHAPE_FIELDS = ("M1", "M2", "d_X", "d_Y", "m", "l_tr", "l_ts", "B", "T", "n_eval", "record_every")
@@ -115,7 +115,7 @@ def _terminal_stream():
     return _TERMINAL
 
 
-def _progress(total, desc, enabled):
+def progress_bar(total, desc, enabled):
     """A progress bar, or None.
 
     ``ICL_PROGRESS`` chooses where it goes: ``terminal`` -- the terminal of the
@@ -136,6 +136,18 @@ def _progress(total, desc, enabled):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, leave=False, mininterval=0.5)
+
+
+def sgd_step(weights, losses: torch.Tensor, lr: torch.Tensor) -> None:
+    """One plain SGD step for every member at once: w_e <- w_e - lr_e grad(loss_e).
+
+    ``losses`` (E,) holds each member's loss; members share no weights, so the
+    gradient of their sum is each member's own gradient.  ``lr`` (E, 1, 1).
+    """
+    grads = torch.autograd.grad(losses.sum(), weights)
+    with torch.no_grad():
+        for w, g in zip(weights, grads):
+            w.sub_(lr * g)
 
 
 def train_ensemble(configs, device=None, progress=None, desc: str = "training", snapshots: bool = False) -> list[dict]:
@@ -218,7 +230,7 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "training", 
     rec_before_T = set(rec_iters[:-1])  # the last record (iteration T) is taken after the loop
     gens = [make_generator(c.seed, "train") for c in configs]
     loss_hist = torch.empty(T, E, device=dev)
-    bar = _progress(T, f"{desc} ({E} models)", progress)
+    bar = progress_bar(T, f"{desc} ({E} models)", progress)
     chunk = noise = None
     for t in range(T):
         if t % CHUNK_STEPS == 0:
@@ -240,11 +252,8 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "training", 
         else:
             out = forward(params, embed(mu, nu, q, kappa, idx, noise[:, s : s + B]))
         loss = hinge_loss(out, idx.label[..., -1])
-        grads = torch.autograd.grad(loss.sum(), params.trained())
-        with torch.no_grad():
-            for w, g in zip(params.trained(), grads):
-                w.sub_(lr * g)
-            loss_hist[t] = loss
+        sgd_step(params.trained(), loss, lr)
+        loss_hist[t] = loss.detach()
         if bar is not None:
             bar.update(1)
     record()
