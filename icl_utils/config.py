@@ -208,8 +208,44 @@ def _tuple_of(name, values, check):
     return values
 
 
+def _frac(name, value):
+    """A fraction in (0, 1] (alpha, alpha', tau, task fractions)."""
+    return check_float(name, value, 0.0, 1.0, lo_open=True)
+
+
+def _rate(name, value):
+    """A rate in [0, 1) (pruning rates)."""
+    return check_float(name, value, 0.0, 1.0, hi_open=True)
+
+
+def _positive(name, value):
+    return check_float(name, value, 0.0, lo_open=True, allowed="finite numbers > 0")
+
+
+def _length(name, value):
+    return check_int(name, value, 1, allowed="integers >= 1")
+
+
+class _ChapterProfile:
+    """What every chapter profile shares: a validated ``base`` run, ``n_seeds`` seeds,
+    tuple-valued sweeps checked element by element."""
+
+    def _check_common(self, base_type) -> None:
+        if not isinstance(self.base, base_type):
+            raise ValueError(f"parameter 'base' = {self.base!r} is invalid: allowed a {base_type.__name__}")
+        check_int("n_seeds", self.n_seeds, 1, allowed="integers >= 1")
+
+    def _check_tuples(self, **checks) -> None:
+        for name, check in checks.items():
+            object.__setattr__(self, name, _tuple_of(name, getattr(self, name), check))
+
+    @property
+    def seeds(self) -> tuple:
+        return tuple(range(self.n_seeds))
+
+
 @dataclass(frozen=True)
-class InDomainProfile:
+class InDomainProfile(_ChapterProfile):
     """Parameters of chapter 1 (Theorem 1, Propositions 1-2).
 
     ``base`` is the reference run; ``n_seeds`` independent seeds are trained
@@ -236,29 +272,15 @@ class InDomainProfile:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if not isinstance(self.base, ICLConfig):
-            raise ValueError(f"parameter 'base' = {self.base!r} is invalid: allowed an ICLConfig")
-        check_int("n_seeds", self.n_seeds, 1, allowed="integers >= 1")
-        frac = lambda n, v: check_float(n, v, 0.0, 1.0, lo_open=True)  # noqa: E731
-        alpha = frac
-        length = lambda n, v: check_int(n, v, 1, allowed="integers >= 1")  # noqa: E731
-        object.__setattr__(self, "fractions", _tuple_of("fractions", self.fractions, frac))
-        object.__setattr__(self, "alphas_length", _tuple_of("alphas_length", self.alphas_length, alpha))
-        object.__setattr__(self, "lengths", _tuple_of("lengths", self.lengths, length))
-        object.__setattr__(self, "alphas_speed", _tuple_of("alphas_speed", self.alphas_speed, alpha))
-        check_int("T_length", self.T_length, 1, allowed="integers >= 1")
-        check_int("l_ts_length", self.l_ts_length, 1, allowed="integers >= 1")
+        self._check_common(ICLConfig)
+        self._check_tuples(fractions=_frac, alphas_length=_frac, lengths=_length, alphas_speed=_frac)
+        for name in ("T_length", "l_ts_length", "T_speed", "record_every_speed"):
+            _length(name, getattr(self, name))
         check_float("target_error", self.target_error, 0.0, 0.5, lo_open=True, hi_open=True)
-        check_int("T_speed", self.T_speed, 1, allowed="integers >= 1")
-        check_int("record_every_speed", self.record_every_speed, 1, allowed="integers >= 1")
-
-    @property
-    def seeds(self) -> tuple:
-        return tuple(range(self.n_seeds))
 
 
 @dataclass(frozen=True)
-class OODProfile:
+class OODProfile(_ChapterProfile):
     """Parameters of chapter 2 (Theorem 2, figures A-12, A-13, A-27, A-28).
 
     ``base`` is the trained model (chapter 1's reference run), ``n_seeds``
@@ -288,34 +310,18 @@ class OODProfile:
     target_error: float = 0.05
 
     def __post_init__(self):
-        if not isinstance(self.base, ICLConfig):
-            raise ValueError(f"parameter 'base' = {self.base!r} is invalid: allowed an ICLConfig")
-        check_int("n_seeds", self.n_seeds, 1, allowed="integers >= 1")
-        pos = lambda n, v: check_float(n, v, 0.0, lo_open=True, allowed="finite numbers > 0")  # noqa: E731
-        frac = lambda n, v: check_float(n, v, 0.0, 1.0, lo_open=True)  # noqa: E731
-        length = lambda n, v: check_int(n, v, 1, allowed="integers >= 1")  # noqa: E731
-        for name, check in (
-            ("S1s", pos),
-            ("lengths", length),
-            ("alphas_test", frac),
-            ("lengths_baseline", length),
-            ("alphas_baseline", frac),
-        ):
-            object.__setattr__(self, name, _tuple_of(name, getattr(self, name), check))
-        pos("S1_alpha", self.S1_alpha)
-        check_int("n_eval", self.n_eval, 1, allowed="integers >= 1")
-        check_int("l_mech", self.l_mech, 1, allowed="integers >= 1")
-        check_int("record_every_mech", self.record_every_mech, 1, allowed="integers >= 1")
-        check_int("n_eval_baseline", self.n_eval_baseline, 1, allowed="integers >= 1")
+        self._check_common(ICLConfig)
+        self._check_tuples(
+            S1s=_positive, lengths=_length, alphas_test=_frac, lengths_baseline=_length, alphas_baseline=_frac
+        )
+        _positive("S1_alpha", self.S1_alpha)
+        for name in ("n_eval", "l_mech", "record_every_mech", "n_eval_baseline"):
+            _length(name, getattr(self, name))
         check_float("target_error", self.target_error, 0.0, 0.5, lo_open=True, hi_open=True)
-
-    @property
-    def seeds(self) -> tuple:
-        return tuple(range(self.n_seeds))
 
 
 @dataclass(frozen=True)
-class PruningProfile:
+class PruningProfile(_ChapterProfile):
     """Parameters of chapter 3 (Theorem 3, figures A-14, A-15).
 
     The pruned models are ``n_seeds`` seeds of ``base`` (chapter 1's reference
@@ -342,25 +348,12 @@ class PruningProfile:
     timing_repeats: int = 5
 
     def __post_init__(self):
-        if not isinstance(self.base, ICLConfig):
-            raise ValueError(f"parameter 'base' = {self.base!r} is invalid: allowed an ICLConfig")
-        check_int("n_seeds", self.n_seeds, 1, allowed="integers >= 1")
-        rate = lambda n, v: check_float(n, v, 0.0, 1.0, hi_open=True)  # noqa: E731
-        frac = lambda n, v: check_float(n, v, 0.0, 1.0, lo_open=True)  # noqa: E731
-        object.__setattr__(self, "rates", _tuple_of("rates", self.rates, rate))
-        object.__setattr__(self, "alphas_test", _tuple_of("alphas_test", self.alphas_test, frac))
-        object.__setattr__(self, "fractions_large", _tuple_of("fractions_large", self.fractions_large, rate))
-        check_int("n_random", self.n_random, 1, allowed="integers >= 1")
-        frac("alpha_test", self.alpha_test)
-        check_int("l_ts", self.l_ts, 1, allowed="integers >= 1")
-        check_int("n_eval", self.n_eval, 1, allowed="integers >= 1")
-        check_float("S1", self.S1, 0.0, lo_open=True, allowed="finite numbers > 0")
-        check_int("n_timing", self.n_timing, 1, allowed="integers >= 1")
-        check_int("timing_repeats", self.timing_repeats, 1, allowed="integers >= 1")
-
-    @property
-    def seeds(self) -> tuple:
-        return tuple(range(self.n_seeds))
+        self._check_common(ICLConfig)
+        self._check_tuples(rates=_rate, alphas_test=_frac, fractions_large=_rate)
+        _frac("alpha_test", self.alpha_test)
+        _positive("S1", self.S1)
+        for name in ("n_random", "l_ts", "n_eval", "n_timing", "timing_repeats"):
+            _length(name, getattr(self, name))
 
 
 _PRUNING = {
@@ -378,7 +371,7 @@ _PRUNING = {
 
 
 @dataclass(frozen=True)
-class CoTProfile:
+class CoTProfile(_ChapterProfile):
     """Parameters of chapter 4 (Theorems 4-6 of [LWLCC25], figures B-17 to B-20).
 
     ``base`` (an :class:`icl_utils.reasoning.CoTConfig`) is trained for every
@@ -391,7 +384,7 @@ class CoTProfile:
     """
 
     name: str
-    base: object
+    base: object  # an icl_utils.reasoning.CoTConfig
     n_seeds: int
     alphas_train: tuple = (0.3, 0.5, 0.8)
     alpha_main: float = 0.5
@@ -407,23 +400,18 @@ class CoTProfile:
     target_error: float = 0.05
 
     def __post_init__(self):
-        check_int("n_seeds", self.n_seeds, 1, allowed="integers >= 1")
-        frac = lambda n, v: check_float(n, v, 0.0, 1.0, lo_open=True)  # noqa: E731
-        length = lambda n, v: check_int(n, v, 1, allowed="integers >= 1")  # noqa: E731
-        for name, check in (("alphas_train", frac), ("alphas_test", frac), ("taus", frac), ("lengths", length)):
-            object.__setattr__(self, name, _tuple_of(name, getattr(self, name), check))
+        from .reasoning import CoTConfig
+
+        self._check_common(CoTConfig)
+        self._check_tuples(alphas_train=_frac, alphas_test=_frac, taus=_frac, lengths=_length)
         for name in ("alpha_main", "tau_main", "alpha_test_main", "tau_c1"):
-            frac(name, getattr(self, name))
+            _frac(name, getattr(self, name))
         if self.alpha_main not in self.alphas_train:
             raise ValueError(f"parameter 'alpha_main' = {self.alpha_main} is invalid: allowed one of alphas_train")
-        check_int("n_tasks", self.n_tasks, 1, allowed="integers >= 1")
-        check_int("n_per_task", self.n_per_task, 1, allowed="integers >= 1")
+        _length("n_tasks", self.n_tasks)
+        _length("n_per_task", self.n_per_task)
         check_float("tsr_mix", self.tsr_mix, 0.0, 1.0, hi_open=True)
         check_float("target_error", self.target_error, 0.0, 0.5, lo_open=True, hi_open=True)
-
-    @property
-    def seeds(self) -> tuple:
-        return tuple(range(self.n_seeds))
 
 
 def _cot_profiles():

@@ -105,3 +105,27 @@ def test_start_chapter():
     assert prof.n_seeds == 2 and prof.n_random == icl.get_profile("03_pruning").n_random and dev.type == "cpu"
     with pytest.raises(ValueError, match="'n_random'"):
         icl.start_chapter("03_pruning", "quick", n_random=0)
+
+
+@pytest.mark.parametrize(
+    "chapter, kwargs, name",
+    [
+        ("02_out_of_domain", {"S1s": (0.5, -1.0)}, "S1s"),
+        ("03_pruning", {"rates": (0.1, 1.0)}, "rates"),
+        ("04_cot_vs_icl", {"taus": (0.5, 0.0)}, "taus"),
+        ("04_cot_vs_icl", {"alpha_main": 0.9}, "alpha_main"),
+        ("04_cot_vs_icl", {"n_seeds": 0}, "n_seeds"),
+    ],
+)
+def test_every_chapter_profile_validates(chapter, kwargs, name):
+    with pytest.raises(ValueError, match=repr(name)):
+        get_profile(chapter, "quick", **kwargs)
+
+
+def test_profile_base_must_have_the_right_type():
+    from icl_utils.config import CoTProfile, PruningProfile
+
+    with pytest.raises(ValueError, match="'base'"):
+        CoTProfile(name="x", base=ICLConfig(), n_seeds=1)
+    with pytest.raises(ValueError, match="'base'"):
+        PruningProfile(name="x", base=icl.reasoning.CoTConfig(), n_seeds=1)
