@@ -276,9 +276,23 @@ def _local_target(page: str, ref: str, root: str) -> str | None:
     return os.path.normpath(os.path.join(base, unquote(u.path).lstrip("/")))
 
 
-def page_problems(page: str, dom: str, root: str) -> list[str]:
+def _launch_target(href: str) -> str | None:
+    """The repository file a Binder launch link opens (``...?urlpath=lab/tree/PATH``), else None."""
+    from urllib.parse import parse_qs, unquote, urlparse
+
+    u = urlparse(href)
+    if "/v2/" not in u.path or not u.netloc:
+        return None
+    urlpath = parse_qs(u.query).get("urlpath", [""])[0]
+    m = re.match(r"(?:lab/tree|tree)/(.+)$", unquote(urlpath))
+    return m.group(1) if m else None
+
+
+def page_problems(page: str, dom: str, root: str, tracked: set | None = None) -> list[str]:
     """What is wrong with one rendered page: raw TeX, missing figures, broken internal links,
-    a cell that failed to execute.  ``dom`` is the page after its scripts ran."""
+    a cell that failed to execute, a launch link to a file that is not in the repository
+    (``tracked``: the repository's files; None skips that check).  ``dom`` is the page
+    after its scripts ran."""
     p = _PageParser()
     p.feed(dom)
     problems = []
@@ -296,16 +310,22 @@ def page_problems(page: str, dom: str, root: str) -> list[str]:
         target = _local_target(page, href, root)
         if target is not None and not os.path.exists(target):
             problems.append(f"broken internal link: {href}")
+        launched = _launch_target(href) if tracked is not None else None
+        if launched is not None and launched not in tracked:
+            problems.append(f"launch link opens a file that is not in the repository: {launched}")
     if p.tracebacks:
         problems.append(f"{p.tracebacks} cell output(s) show an error traceback")
     return problems
 
 
-def check_html(root: str = "_build/html", shots: str | None = None, chromium: str | None = None) -> dict:
+def check_html(
+    root: str = "_build/html", shots: str | None = None, chromium: str | None = None, repo: str | None = None
+) -> dict:
     """Open every page of the built book in headless Chromium, check it, and save a screenshot.
 
     Returns {page: [problems]}; screenshots go to ``shots`` (default: ``screenshots`` beside
-    ``root``).  Raises if Chromium cannot be found.
+    ``root``); launch links are checked against the files git tracks in ``repo`` (default: the
+    current directory).  Raises if Chromium cannot be found.
     """
     import glob
     import shutil
@@ -319,6 +339,8 @@ def check_html(root: str = "_build/html", shots: str | None = None, chromium: st
     shots = os.path.abspath(shots or os.path.join(os.path.dirname(root), "screenshots"))
     os.makedirs(shots, exist_ok=True)
     pages = sorted(p for p in glob.glob(os.path.join(root, "**", "*.html"), recursive=True) if "/_static/" not in p)
+    listed = subprocess.run(["git", "ls-files"], cwd=repo or ".", capture_output=True, text=True)
+    tracked = set(listed.stdout.split("\n")) if listed.returncode == 0 else None
     report = {}
     for page in pages:
         rel = os.path.relpath(page, root)
@@ -337,7 +359,7 @@ def check_html(root: str = "_build/html", shots: str | None = None, chromium: st
             subprocess.run(
                 [*flags, f"--screenshot={png}", "--window-size=1280,2000", url], capture_output=True, timeout=180
             )
-        problems = page_problems(page, dom, root) if dom.strip() else ["the page did not render"]
+        problems = page_problems(page, dom, root, tracked) if dom.strip() else ["the page did not render"]
         if not os.path.isfile(png):
             problems.append("no screenshot could be taken")
         report[rel] = problems

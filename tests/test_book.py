@@ -82,3 +82,13 @@ def test_check_html_in_a_real_browser(tmp_path):
     assert report["index.html"] == []
     assert any("no typeset math" in p for p in report["page.html"])
     assert (tmp_path / "shots" / "page.png").exists()
+
+
+def test_launch_link_to_a_file_not_in_git_is_reported(tmp_path):
+    root = site(tmp_path)
+    link = '<a href="https://mybinder.org/v2/gh/org/repo/main?urlpath=lab/tree/{}">b</a>'
+    dom = GOOD.replace("</body>", link.format("notebooks/01_x.ipynb") + link.format("book/01_x.ipynb") + "</body>")
+    tracked = {"notebooks/01_x.ipynb", "notebooks/01_x.py"}
+    problems = page_problems(str(root / "page.html"), dom, str(root), tracked)
+    assert problems == ["launch link opens a file that is not in the repository: book/01_x.ipynb"]
+    assert page_problems(str(root / "page.html"), dom, str(root)) == []  # no file list: not checked
