@@ -156,19 +156,21 @@ def write_pages(book_dir: str = "book") -> list[str]:
             "",
             f"Profile **{meta.get('profile', '?')}**; details and figures: {{doc}}`{name}` (section *Claims*).",
             "",
-            "| theorem | claim | measured | holds | kind |",
-            "| --- | --- | --- | --- | --- |",
+            "| theorem | claim | measured | holds | kind | figure |",
+            "| --- | --- | --- | --- | --- | --- |",
         ]
         for c in claims:
             n_all += 1
             n_yes += bool(c["holds"])
             verdict = "yes" if c["holds"] else "**no**"
             kind = "required" if c["required"] else "reported"
+            figure = f"{{numref}}`Fig. {{number}} <{c['figure']}>`" if c.get("figure") else ""
             body.append(
-                f"| {_cell(c['theorem'])} | {_cell(c['statement'])} | {_cell(c['measured'])} | {verdict} | {kind} |"
+                f"| {_cell(c['theorem'])} | {_cell(c['statement'])} | {_cell(c['measured'])} | {verdict} | {kind} "
+                f"| {figure} |"
             )
         if not claims:
-            body.append("| | no claims found in this chapter's outputs | | | |")
+            body.append("| | no claims found in this chapter's outputs | | | | |")
         body.append("")
     lines = [
         "# Scoreboard",

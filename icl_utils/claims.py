@@ -8,6 +8,7 @@ measured value and a printed verdict (STYLE.md, "A chapter", item 5).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 __all__ = ["Claim", "Claims", "MIME"]
@@ -23,6 +24,7 @@ class Claim:
     measured: str
     holds: bool
     required: bool = True
+    figure: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -35,12 +37,18 @@ class Claims:
 
     ``required=False`` marks a statement the chapter reports without relying on
     it (for instance a measured exponent that the text discusses either way).
+    ``figure`` names the figure that shows the claim (the ``name`` of a figure
+    cell's ``mystnb.figure`` metadata); the scoreboard links to it.
     """
 
     items: list = field(default_factory=list)
 
-    def check(self, theorem: str, statement: str, measured: str, holds, required: bool = True) -> Claim:
-        c = Claim(theorem, statement, measured, bool(holds), required)
+    def check(
+        self, theorem: str, statement: str, measured: str, holds, required: bool = True, figure: str | None = None
+    ) -> Claim:
+        if figure is not None and not re.fullmatch(r"fig-[a-z0-9-]+", figure):
+            raise ValueError(f"parameter 'figure' = {figure!r} is invalid: expected a figure name like 'fig-chapter-what'")
+        c = Claim(theorem, statement, measured, bool(holds), required, figure)
         self.items.append(c)
         return c
 
@@ -52,6 +60,7 @@ class Claims:
                 "measured": c.measured,
                 "holds": c.holds,
                 "required": c.required,
+                "figure": c.figure,
             }
             for c in self.items
         ]

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
@@ -120,7 +120,7 @@ tests_id = [
 ]
 err_id = X.evaluate_runs(runs, tests_id, device=dev)["err"]
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-12: error on OOD prompts against the test prompt length $l_{ts}$, one curve per scale $S_1$ of the ODR patterns (dashed: $S_1<1$), beside the in-domain error; dotted: the resolution $1/n$ of the test set. Look at $S_1\\ge1$ following the in-domain curve, and at $S_1<1$ staying above it (Theorem 2).", "name": "fig-ood-length"}}
 floor = 1 / (prof.n_eval * len(seeds))
 fig, ax = plt.subplots(figsize=(7.5, 4.2))
 colors = plt.cm.viridis(np.linspace(0, 0.9, len(prof.S1s)))
@@ -195,7 +195,7 @@ err_a = X.evaluate_runs(runs, tests_a, device=dev)["err"].reshape(
     len(seeds), 2, len(prof.alphas_test), len(prof.lengths)
 )
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-13: error against $l_{ts}$ for several fractions $\\alpha'$ of relevant test examples, in domain (left) and out of domain (right); dashed lines at $l_{ts}=1/\\alpha'$. Look at the curves shifting left as $\\alpha'$ grows: more informative prompts need fewer examples.", "name": "fig-ood-alpha"}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
 colors = plt.cm.plasma(np.linspace(0, 0.8, len(prof.alphas_test)))
 for d, (ax, title) in enumerate(
@@ -271,7 +271,7 @@ attn_m = np.stack(
     axis=-1,
 )  # (seeds, tests, iterations)
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Attention of the query on context columns sharing its ODR pattern, over training, one curve per $S_1$, beside the in-domain (IDR) concentration; dotted: uniform attention. Look at the order of the curves: concentration grows with $S_1$, and reaches the in-domain level from $S_1\\approx1$ on (Proposition 1 out of domain).", "name": "fig-ood-attention"}}
 fig, ax = plt.subplots(figsize=(7.5, 4))
 colors = plt.cm.viridis(np.linspace(0, 0.9, len(prof.S1s)))
 for k, S1 in enumerate(prof.S1s):
@@ -332,7 +332,7 @@ for a in prof.alphas_baseline:
     for name in learner_names:
         cmp[a, name] = np.stack([p[name] for p in per_len], axis=1)
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-27, A-28: error of the trained transformer (ICL) and of scikit-learn learners fitted on each prompt's context examples, against the number of context examples, one panel per $\\alpha'$. Look at ICL against each learner: below logistic regression, the RBF-SVM and 3-NN, level with 1-NN and the linear SVM (explained below).", "name": "fig-ood-baselines"}}
 fig, axes = plt.subplots(1, len(prof.alphas_baseline), figsize=(11, 4), sharey=True)
 for ax, a in zip(np.atleast_1d(axes), prof.alphas_baseline):
     icl.plotting.mean_band(
@@ -389,18 +389,21 @@ claims.check(
     f"S1 >= 1: OOD error at l_ts = {l20} is at most {prof.target_error}",
     ", ".join(f"S1={S1}: {at_l[S1]:.3f}" for S1 in big),
     all(at_l[S1] <= prof.target_error for S1 in big),
+    figure="fig-ood-length",
 )
 claims.check(
     "Thm 2",
     f"S1 >= 1: OOD error within 0.01 of the in-domain error at l_ts = {l20}",
     f"in domain {err_id[:, i20].mean():.3f}",
     all(abs(at_l[S1] - err_id[:, i20].mean()) <= 0.01 for S1 in big),
+    figure="fig-ood-length",
 )
 claims.check(
     "Thm 2",
     f"S1 < 1 is not guaranteed: the smallest S1 has a larger error at l_ts = {l20} than every S1 >= 1",
     f"S1={min(small)}: {at_l[min(small)]:.3f}",
     at_l[min(small)] > max(at_l[S1] for S1 in big),
+    figure="fig-ood-length",
 )
 claims.check(
     "Thm 2",
@@ -408,6 +411,7 @@ claims.check(
     ", ".join(f"{S1}: {e:.3f}" for S1, e in zip(prof.S1s, err_S1[:, :, -1].mean(0))),
     bool(np.all(np.diff(err_S1[:, :, -1].mean(0)) <= 1e-3)),
     required=False,
+    figure="fig-ood-length",
 )
 for where in ["in domain", f"OOD S1={prof.S1_alpha}"]:
     ls = [need[where, a] for a in prof.alphas_test]
@@ -416,6 +420,7 @@ for where in ["in domain", f"OOD S1={prof.S1_alpha}"]:
         f"{where}: the length needed to reach the target shrinks (weakly) as alpha' grows",
         ", ".join(f"alpha'={a}: {n}" for a, n in zip(prof.alphas_test, ls)),
         None not in ls and all(x >= y for x, y in zip(ls, ls[1:])),
+        figure="fig-ood-alpha",
     )
 claims.check(
     "Prop 1 (OOD)",
@@ -424,12 +429,14 @@ claims.check(
     ", ".join(f"S1={S1}: {a:.2f}" for S1, a in zip(prof.S1s, final_attn) if S1 >= 1)
     + f" (uniform {uniform_share:.2f})",
     all(a > 2 * uniform_share for S1, a in zip(prof.S1s, final_attn) if S1 >= 1),
+    figure="fig-ood-attention",
 )
 claims.check(
     "Prop 1 (OOD)",
     "attention concentration grows with S1",
     ", ".join(f"{a:.2f}" for a in final_attn[:-1]),
     bool(np.all(np.diff(final_attn[:-1]) > 0)),
+    figure="fig-ood-attention",
 )
 for a in prof.alphas_baseline:
     beaten = [n for n in learner_names if cmp[a, "ICL"].mean() < cmp[a, n].mean()]
@@ -441,6 +448,7 @@ for a in prof.alphas_baseline:
             f"{n} {cmp[a, n].mean():.3f}" for n in ("logistic", "svm_rbf", "3nn")
         ),
         all(n in beaten for n in ("logistic", "svm_rbf", "3nn")),
+        figure="fig-ood-baselines",
     )
     claims.check(
         "A-27/28",
@@ -448,6 +456,7 @@ for a in prof.alphas_baseline:
         f"ICL {cmp[a, 'ICL'].mean():.3f}; 1nn {cmp[a, '1nn'].mean():.3f}; svm_linear {cmp[a, 'svm_linear'].mean():.3f}",
         len(beaten) == len(learner_names),
         required=False,
+        figure="fig-ood-baselines",
     )
 claims.report()
 

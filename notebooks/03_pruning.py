@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
@@ -97,7 +97,7 @@ print(
     f"small {np.median(align[~large]):.2f}"
 )
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Left: the row norms $\\|W_O^{(i)}\\|$ of the first seed's neurons, sorted, coloured by the sign of $a_i$; right: every neuron of every seed, norm against its alignment with Proposition 2's direction. Look at the gap between a large group and a small one, and at the large neurons all sitting at alignment 1 (the lucky neurons of Theorem 3).", "name": "fig-pruning-magnitudes"}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 order = np.argsort(mags[0])
 cols = np.where(sign_a[0][order] > 0, "tab:blue", "tab:orange")
@@ -153,7 +153,7 @@ for where, test in (("in domain", test_id), (f"OOD S1={prof.S1}", test_ood)):
         )
 unpruned = {w: curves[w, "magnitude"]["margin"][0] for w, _ in curves}
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-14: classification error (left) and margin $zF$ relative to the unpruned model (right) against the pruning rate, magnitude-based against random pruning, on in-domain and out-of-domain prompts; grey bars: the sorted neuron norms of the first seed. Look at the margin: flat under magnitude pruning while only small neurons go, falling from the start under random pruning.", "name": "fig-pruning-a14"}}
 rates = np.array(prof.rates)
 styles = {
     "magnitude": ("tab:blue", "magnitude-based"),
@@ -252,7 +252,7 @@ a15 = {
     for a in prof.alphas_test
 }
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-15: error (left) and relative margin (right) of magnitude-based pruning against the pruning rate, one curve per fraction $\\alpha'$ of relevant test examples. Look at every curve staying flat while the small neurons are removed.", "name": "fig-pruning-a15"}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 colors = plt.cm.plasma(np.linspace(0, 0.8, len(prof.alphas_test)))
 for c, a in zip(colors, prof.alphas_test):
@@ -312,7 +312,7 @@ for e in range(len(seeds)):
 omega["margin"] /= omega["margin"][0]
 slope = np.polyfit(frac_R, omega["margin"].mean(1), 1)[0]
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Removing the largest $\\lceil R\\,n_{large}\\rceil$ neurons of each model: classification error and relative margin against $R$, with the line $1-R$ dotted. Look at the margin following $1-R$ (each large neuron carries its share of the output) while the error only leaves zero once the margin is small (Theorem 3's lower bound).", "name": "fig-pruning-large"}}
 fig, ax = plt.subplots(figsize=(7, 3.8))
 icl.plotting.mean_band(
     ax,
@@ -427,12 +427,14 @@ claims.check(
     f"large fraction {frac_large:.2f}; median norms {np.median(mags[large]):.2f} vs "
     f"{np.median(mags[~large]):.3f}",
     0 < frac_large < 1 and np.median(mags[large]) > 5 * np.median(mags[~large]),
+    figure="fig-pruning-magnitudes",
 )
 claims.check(
     "Thm 3 / Prop 2",
     "the large neurons are the lucky ones (median alignment > 0.9)",
     f"median alignment {np.median(align[large]):.2f}",
     np.median(align[large]) > 0.9,
+    figure="fig-pruning-magnitudes",
 )
 only_small = {}
 for where, test in (("in domain", test_id), (f"OOD S1={prof.S1}", test_ood)):
@@ -457,6 +459,7 @@ for where in ["in domain", f"OOD S1={prof.S1}"]:
         "(within 0.005) and 99 % of the margin",
         f"error {e0.mean():.3f} -> {e1.mean():.3f}, margin kept {kept.min():.3f} (worst model)",
         bool(np.all(e1 <= e0 + 0.005)) and kept.min() >= 0.99,
+        figure="fig-pruning-a14",
     )
     m_mar = (curves[where, "magnitude"]["margin"] / unpruned[where]).mean(1)
     r_mar = (curves[where, "random"]["margin"] / unpruned[where]).mean(1)
@@ -468,6 +471,7 @@ for where in ["in domain", f"OOD S1={prof.S1}"]:
             f"{a:.2f}/{b:.2f}" for a, b, r in zip(m_mar, r_mar, prof.rates) if r <= 0.3
         ),
         all(a >= b - 0.005 for a, b, r in zip(m_mar, r_mar, prof.rates) if r <= 0.3),
+        figure="fig-pruning-a14",
     )
 claims.check(
     "Thm 3",
@@ -475,12 +479,14 @@ claims.check(
     "(fitted slope within [-1.3, -0.7])",
     f"slope {slope:.2f}",
     -1.3 <= slope <= -0.7,
+    figure="fig-pruning-large",
 )
 claims.check(
     "Thm 3",
     "the error after removing R of the large neurons grows with R (largest R worse than R = 0)",
     f"error {omega['err'].mean(1)[0]:.3f} -> {omega['err'].mean(1)[-1]:.3f}",
     omega["err"].mean(1)[-1] > omega["err"].mean(1)[0] + 0.05,
+    figure="fig-pruning-large",
 )
 claims.check(
     "A-14",
@@ -490,6 +496,7 @@ claims.check(
     curves["in domain", "random"]["err"].mean(1)[list(prof.rates).index(0.3)]
     <= curves["in domain", "random"]["err"].mean(1)[0] + 0.01,
     required=False,
+    figure="fig-pruning-a14",
 )
 claims.check(
     "cost",

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
@@ -104,7 +104,7 @@ print(
     f"Condition 1 holds: {TR.condition_1(A_ex, steps_ex)}"
 )
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A training prompt of Part II: three examples of a two-step reasoning task (blue lines separate them), one column per step (tick label: its step), and the query q asking for step 2. Rows above the red line hold a step's input pattern and its positional code, rows below its output pattern. Look at the query: its output rows are empty -- the model must produce them from the examples of the same step.", "name": "fig-cot-prompt"}}
 P = cot.embed_cot(world, pr)[0]
 fig, ax = plt.subplots(figsize=(7, 3.2))
 ax.imshow(P.T.numpy(), cmap="Greys", aspect="auto", vmin=0, vmax=1)
@@ -139,7 +139,7 @@ by_alpha = {
     a: [r for r in runs if r["config"]["alpha"] == a] for a in prof.alphas_train
 }
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Left (Theorem 4): squared training loss, one curve per $\\alpha$ (10-step average, range over seeds shaded); right (B-20): the query's attention on four categories of context columns during training. Look at smaller $\\alpha$ leaving the plateau later, and at the two stages: attention on the query's step rises first, on its step *and* pattern afterwards.", "name": "fig-cot-training"}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 kernel = np.ones(10) / 10
 for a, rs in by_alpha.items():
@@ -216,7 +216,7 @@ def sweep(alpha_test, tau, condition1=True):
 b17 = {a: sweep(a, prof.tau_main) for a in prof.alphas_test}
 b18 = {t: sweep(prof.alpha_test_main, t) for t in prof.taus}
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "B-17, B-18: error of CoT (top) and ICL (bottom, B-17i, B-18i) on noisy test prompts against the number of context examples $l_{ts}$, for several $\\alpha'$ (left) and several step accuracies $\\tau^f$ (right). Look at larger $\\alpha'$ and larger $\\tau^f$ shortening the prompt needed, and at ICL needing longer prompts than CoT (Theorem 5).", "name": "fig-cot-length"}}
 floor = 1 / (
     prof.n_tasks * prof.n_per_task * len(seeds)
 )  # dotted: one error in all prompts
@@ -287,7 +287,7 @@ for (kind, v), n in need.items():
 # sufficient length of that order; a slope of 1 on log-log axes would mean exactly
 # that scaling.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The test length CoT needs to reach the target error against $(\\alpha'\\tau^f)^{-2}$, log-log, for every point of the two sweeps above, with a fitted line and the slope 1 that Theorem 5's bound would give. Look at the sign of the fitted slope and how far it is from 1 (discussed below).", "name": "fig-cot-scaling"}}
 xs, ys = [], []
 for (kind, v), n in need.items():
     a, t = (v, prof.tau_main) if kind == "alpha'" else (prof.alpha_test_main, v)
@@ -336,7 +336,7 @@ print(
     f"without {TR.tau_o_f(A_without[0]):.2f}"
 )
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "B-19: CoT and ICL error against $l_{ts}$ at the same step accuracy $\\tau^f$, when Condition 1 holds and when it fails. Look at ICL without Condition 1: its error *rises* with the prompt length, while CoT's falls in both cases (Theorems 5 and 6).", "name": "fig-cot-condition1"}}
 fig, ax = plt.subplots(figsize=(7, 4))
 icl.plotting.mean_band(
     ax, prof.lengths, with_c1["cot"], marker="o", ms=3, label="CoT, Condition 1 holds"
@@ -399,6 +399,7 @@ claims.check(
     "the training loss falls below 0.01 for every alpha",
     ", ".join(f"alpha={a}: {v:.4f}" for a, v in final_loss.items()),
     all(v < 0.01 for v in final_loss.values()),
+    figure="fig-cot-training",
 )
 ta = [t_loss[a] for a in prof.alphas_train]
 claims.check(
@@ -406,12 +407,14 @@ claims.check(
     "smaller alpha needs more iterations (to a loss below 0.05)",
     ", ".join(f"alpha={a}: {t:.0f}" for a, t in zip(prof.alphas_train, ta)),
     all(x >= y for x, y in zip(ta, ta[1:])),
+    figure="fig-cot-training",
 )
 claims.check(
     "B-20",
     "two stages: same-step attention reaches 0.8 before same-pattern-same-step does",
     f"t = {t_step} vs t = {t_pattern}",
     t_step < t_pattern,
+    figure="fig-cot-training",
 )
 last = {("alpha'", a): r["cot"].mean(0)[-1] for a, r in b17.items()}
 last.update({("tau", t): r["cot"].mean(0)[-1] for t, r in b18.items()})
@@ -421,6 +424,7 @@ claims.check(
     "for every alpha' and tau^f tested",
     ", ".join(f"{k}={v}: {e:.3f}" for (k, v), e in last.items()),
     all(e <= prof.target_error for e in last.values()),
+    figure="fig-cot-length",
 )
 na = [need["alpha'", a] for a in prof.alphas_test]
 nt = [need["tau", t] for t in prof.taus]
@@ -431,12 +435,14 @@ claims.check(
     None not in na + nt
     and all(x >= y for x, y in zip(na, na[1:]))
     and all(x >= y for x, y in zip(nt, nt[1:])),
+    figure="fig-cot-length",
 )
 claims.check(
     "Thm 5",
     "the needed length grows with (alpha' tau^f)^-2 (fitted slope > 0)",
     f"slope {slope:.2f}",
     np.isfinite(slope) and slope > 0,
+    figure="fig-cot-scaling",
 )
 claims.check(
     "Thm 5",
@@ -444,6 +450,7 @@ claims.check(
     f"slope {slope:.2f}",
     np.isfinite(slope) and abs(slope - 1) <= 0.3,
     required=False,
+    figure="fig-cot-scaling",
 )
 icl_wo = without_c1["icl"].mean(0)
 claims.check(
@@ -451,12 +458,14 @@ claims.check(
     "without Condition 1 the ICL error stays above 0.3 at every l_ts >= 10",
     " ".join(f"{e:.2f}" for e in icl_wo),
     all(e > 0.3 for l, e in zip(prof.lengths, icl_wo) if l >= 10),
+    figure="fig-cot-condition1",
 )
 claims.check(
     "Thm 6",
     f"with Condition 1 the ICL error reaches {prof.target_error} at l_ts = {prof.lengths[-1]}",
     f"{with_c1['icl'].mean(0)[-1]:.3f}",
     with_c1["icl"].mean(0)[-1] <= prof.target_error,
+    figure="fig-cot-condition1",
 )
 cot_wo = without_c1["cot"].mean(0)
 claims.check(
@@ -464,6 +473,7 @@ claims.check(
     "without Condition 1 the CoT error falls with l_ts and ends below ICL's",
     f"CoT {cot_wo[0]:.2f} -> {cot_wo[-1]:.2f}; ICL {icl_wo[-1]:.2f}",
     cot_wo[-1] < cot_wo[0] / 2 and cot_wo[-1] < icl_wo[-1],
+    figure="fig-cot-condition1",
 )
 claims.report()
 

@@ -92,3 +92,56 @@ def test_launch_link_to_a_file_not_in_git_is_reported(tmp_path):
     problems = page_problems(str(root / "page.html"), dom, str(root), tracked)
     assert problems == ["launch link opens a file that is not in the repository: book/01_x.ipynb"]
     assert page_problems(str(root / "page.html"), dom, str(root)) == []  # no file list: not checked
+
+
+# --- scoreboard and figure captions -----------------------------------------------------------
+
+import glob  # noqa: E402
+import re  # noqa: E402
+
+import nbformat  # noqa: E402,F811
+
+from icl_utils.book import write_pages  # noqa: E402
+from icl_utils.claims import MIME, Claims  # noqa: E402
+
+
+def test_scoreboard_is_filled_from_the_claims_outputs(tmp_path):
+    claims = Claims()
+    claims.check("Thm 9", "error falls", "0.010", True, figure="fig-x-error")
+    claims.check("Thm 9", "slope matches", "-1.0", False, required=False)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["icl_book"] = {"profile": "quick", "seconds": 12.3, "device": "cpu", "date": "today"}
+    cell = nbformat.v4.new_code_cell("claims.report()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={MIME: claims.to_json()})]
+    nb.cells = [nbformat.v4.new_markdown_cell("# A chapter"), cell]
+    nbformat.write(nb, tmp_path / "09_x.ipynb")
+    write_pages(str(tmp_path))
+    board = (tmp_path / "scoreboard.md").read_text()
+    assert "**1 of 2 claims hold.**" in board and "profile: **quick**" in board
+    assert "| Thm 9 | error falls | 0.010 | yes | required | {numref}`Fig. {number} <fig-x-error>` |" in board
+    assert "| Thm 9 | slope matches | -1.0 | **no** | reported |  |" in board
+    status = (tmp_path / "status.md").read_text()
+    assert "| {doc}`09_x` | quick | 12.3 | cpu | today |" in status
+
+
+def test_claim_figure_names_are_validated():
+    with pytest.raises(ValueError, match="'figure'"):
+        Claims().check("Thm", "x", "1", True, figure="Figure 3")
+
+
+def test_every_chapter_figure_has_a_caption_and_a_unique_name_and_claims_link_to_them():
+    names = set()
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "notebooks", "[0-9]*.ipynb"))):
+        nb = nbformat.read(path, 4)
+        linked = set()
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            linked.update(re.findall(r'figure="(fig-[a-z0-9-]+)"', cell.source))
+            if "plt.show()" in cell.source:
+                fig = cell.metadata.get("mystnb", {}).get("figure", {})
+                where = f"{os.path.basename(path)}: {cell.source.splitlines()[0]}"
+                assert len(fig.get("caption", "")) > 40, f"figure without a caption that says what to look at: {where}"
+                assert fig.get("name", "").startswith("fig-") and fig["name"] not in names, where
+                names.add(fig["name"])
+        assert linked and linked <= names, f"{path}: claims link to missing figures {linked - names}"
