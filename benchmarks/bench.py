@@ -108,7 +108,7 @@ def plain_loop_cot(cfg, T):
 
 def ensemble_cot(cfg, E, T):
     start = time.perf_counter()
-    train_cot([cfg.replace(seed=s, T=T, record_every=T, n_eval=20) for s in range(E)])
+    train_cot([cfg.replace(seed=s, T=T, record_every=T, n_eval=20) for s in range(E)], progress=False)
     return time.perf_counter() - start
 
 

@@ -47,7 +47,9 @@ class Claims:
         self, theorem: str, statement: str, measured: str, holds, required: bool = True, figure: str | None = None
     ) -> Claim:
         if figure is not None and not re.fullmatch(r"fig-[a-z0-9-]+", figure):
-            raise ValueError(f"parameter 'figure' = {figure!r} is invalid: expected a figure name like 'fig-chapter-what'")
+            raise ValueError(
+                f"parameter 'figure' = {figure!r} is invalid: expected a figure name like 'fig-chapter-what'"
+            )
         c = Claim(theorem, statement, measured, bool(holds), required, figure)
         self.items.append(c)
         return c

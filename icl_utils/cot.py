@@ -37,6 +37,7 @@ __all__ = [
     "make_cot_world",
     "sample_steps",
     "sample_cot_prompts",
+    "sample_counted_prompts",
     "embed_cot",
     "CoTParams",
     "init_cot_params",
@@ -112,8 +113,14 @@ class CoTPrompts:
     def label(self) -> torch.Tensor:
         return self.z.gather(-1, self.k[..., None])[..., 0]
 
+    def __getitem__(self, idx) -> CoTPrompts:
+        """The same prompts indexed along the leading axes (views where torch gives views)."""
+        return CoTPrompts(self.inp[idx], self.out[idx], self.valid[idx], self.k[idx], self.z[idx])
 
-def sample_cot_prompts(steps: torch.Tensor, alpha: float, l: int, k, generator, transitions=None) -> CoTPrompts:
+
+def sample_cot_prompts(
+    steps: torch.Tensor, alpha: float, l: int, k, generator, transitions=None, out: CoTPrompts | None = None
+) -> CoTPrompts:
     """Prompts for the tasks ``steps`` (n, K, M), one per task, asking for step(s) ``k``.
 
     Each of the ``l`` examples starts from the query's pattern z_0 with
@@ -124,43 +131,114 @@ def sample_cot_prompts(steps: torch.Tensor, alpha: float, l: int, k, generator, 
     one task (:func:`icl_utils.transitions.build_transitions`), so use them with
     prompts of that task -- each step of an example is drawn from them instead:
     noisy testing examples.  The query's chain z is always the correct one.
-    ``k`` is an int in 1..K or a (n,) tensor of steps.
+    ``k`` is an int in 1..K or a (n,) tensor of steps.  ``out``: tensors of the
+    right shapes to write the prompts into (any integer dtype that holds -1..M-1,
+    e.g. one member's slice of an ensemble's int16 chunk; ``k`` and ``z`` int64),
+    instead of new ones.
     """
     n, K, M = steps.shape
     alpha = check_float("alpha", alpha, 0.0, 1.0, lo_open=True)
     check_int("l", l, 1, allowed="integers >= 1")
     g = generator
+    k = _check_steps(n, K, k)
+    z0 = torch.randint(M, (n,), generator=g)
+    other = z0[:, None] + 1 + torch.randint(M - 1, (n, l), generator=g)
+    other = torch.where(other >= M, other - M, other)  # (z0 + 1 + r) mod M
+    x = torch.where(torch.rand(n, l, generator=g) < alpha, z0[:, None], other)
+    return _assemble(steps, x, z0, k, out, transitions, g)
+
+
+def _check_steps(n: int, K: int, k) -> torch.Tensor:
     if isinstance(k, int):
         check_int("k", k, 1, K, allowed=f"integers in [1, K = {K}]")
         k = torch.full((n,), k, dtype=torch.long)
     if k.min() < 1 or k.max() > K:
         raise ValueError(f"parameter 'k' has values outside [1, K = {K}]")
-    z0 = torch.randint(M, (n,), generator=g)
-    other = (z0[:, None] + 1 + torch.randint(M - 1, (n, l), generator=g)) % M
-    x = torch.where(torch.rand(n, l, generator=g) < alpha, z0[:, None], other)
-    chain = [x]
-    zc = [z0]
+    return k
+
+
+def _assemble(steps, x, z0, k, out, transitions=None, g=None) -> CoTPrompts:
+    """Write prompts whose examples start at ``x`` (n, l) into ``out`` (new tensors if None)."""
+    n, K, M = steps.shape
+    l = x.shape[1]
+    L = l * K + K
+    if out is None:
+        out = CoTPrompts(
+            inp=torch.empty(n, L, dtype=torch.long),
+            out=torch.empty(n, L, dtype=torch.long),
+            valid=torch.empty(n, L, dtype=torch.bool),
+            k=torch.empty(n, dtype=torch.long),
+            z=torch.empty(n, K + 1, dtype=torch.long),
+        )
+    # Examples are written in place, example-major: column (i, j) is [y_{j-1}; y_j] of example i.
+    ex_in = out.inp[:, : l * K].view(n, l, K)
+    ex_out = out.out[:, : l * K].view(n, l, K)
+    z = out.z
+    z[:, 0] = z0
+    prev = x
     for j in range(K):
         f = steps[:, j]  # (n, M)
-        zc.append(f.gather(1, zc[-1][:, None])[:, 0])
+        z[:, j + 1] = f.gather(1, z[:, j : j + 1])[:, 0]
         if transitions is None:
-            chain.append(f.gather(1, chain[-1]))
+            nxt = f.gather(1, prev)
         else:
-            probs = torch.as_tensor(transitions[j], dtype=torch.float32)[chain[-1]]  # (n, l, M)
-            chain.append(torch.multinomial(probs.view(-1, M), 1, generator=g).view(n, l))
-    ex_in = torch.stack(chain[:-1], dim=-1).reshape(n, l * K)  # columns [y_{j-1}; y_j], example-major
-    ex_out = torch.stack(chain[1:], dim=-1).reshape(n, l * K)
-    z = torch.stack(zc, dim=1)  # (n, K + 1)
+            probs = torch.as_tensor(transitions[j], dtype=torch.float32)[prev]  # (n, l, M)
+            nxt = torch.multinomial(probs.view(-1, M), 1, generator=g).view(n, l)
+        ex_in[..., j] = prev
+        ex_out[..., j] = nxt
+        prev = nxt
     # Query part: K - 1 history slots then the query column [z_{k-1}; 0].
-    j = torch.arange(1, K)  # history column j holds [z_{j-1}; z_j], used when j < k
-    hist_in = z[:, :-2] if K > 1 else z[:, :0]
-    hist_out = z[:, 1:-1] if K > 1 else z[:, :0]
-    hist_valid = j[None, :] < k[:, None]
-    q_in = z.gather(1, (k - 1)[:, None])
-    inp = torch.cat([ex_in, hist_in, q_in], 1)
-    out = torch.cat([ex_out, torch.where(hist_valid, hist_out, -1), torch.full((n, 1), -1)], 1)
-    valid = torch.cat([torch.ones(n, l * K, dtype=torch.bool), hist_valid, torch.ones(n, 1, dtype=torch.bool)], 1)
-    return CoTPrompts(inp=inp, out=out, valid=valid, k=k, z=z)
+    hist_valid = torch.arange(1, K)[None, :] < k[:, None]  # history column j holds [z_{j-1}; z_j], used when j < k
+    out.inp[:, l * K : L - 1] = z[:, : K - 1]
+    out.out[:, l * K : L - 1] = torch.where(hist_valid, z[:, 1:K], -1)
+    out.inp[:, -1] = z.gather(1, (k - 1)[:, None])[:, 0]
+    out.out[:, -1] = -1
+    out.valid[:, : l * K] = True
+    out.valid[:, l * K : L - 1] = hist_valid
+    out.valid[:, -1] = True
+    out.k[:] = k
+    return out
+
+
+def sample_counted_prompts(
+    steps: torch.Tensor, alpha: float, l: int, k, generator, out: CoTPrompts | None = None, mult=None
+) -> tuple[CoTPrompts, torch.Tensor]:
+    """Clean training prompts of :func:`sample_cot_prompts`, with repeated examples counted.
+
+    A clean example is fixed by its first pattern (the steps do the rest), so a prompt
+    of ``l`` clean examples holds at most M distinct ones.  Here every prompt lists the
+    M possible examples once (example x starts at pattern x) and ``mult`` (n, M K + K)
+    says how often each column occurs: the number of examples starting at x, drawn
+    directly from the distribution :func:`sample_cot_prompts` samples them from --
+    Binomial(l, alpha) for the query's z_0, the rest shared uniformly by the other
+    M - 1 patterns (conditional binomials) -- and 1 for the query part.  Softmax
+    attention over repeated columns equals attention over the distinct ones with
+    scores shifted by log(count), so ``forward_indexed(params, world, prompts, mult)``
+    is Eq. 11 on the full prompt, at a cost independent of ``l`` (chapter 4 trains
+    with it).  ``out``/``mult``: tensors to write into, as for :func:`sample_cot_prompts`.
+    """
+    n, K, M = steps.shape
+    alpha = check_float("alpha", alpha, 0.0, 1.0, lo_open=True)
+    check_int("l", l, 1, allowed="integers >= 1")
+    g = generator
+    k = _check_steps(n, K, k)
+    z0 = torch.randint(M, (n,), generator=g)
+    counts = torch.empty(n, M)
+    left = torch.full((n,), float(l))
+    first = torch.binomial(left, torch.full((n,), alpha), generator=g)
+    counts.scatter_(1, z0[:, None], first[:, None])
+    left = left - first
+    for i in range(1, M):  # the other patterns z0 + i (mod M) share what is left, uniformly
+        c = left if i == M - 1 else torch.binomial(left, torch.full((n,), 1.0 / (M - i)), generator=g)
+        counts.scatter_(1, ((z0 + i) % M)[:, None], c[:, None])
+        left = left - c
+    x = torch.arange(M).expand(n, M)
+    out = _assemble(steps, x, z0, k, out)
+    if mult is None:
+        mult = torch.empty(n, M * K + K)
+    mult[:, : M * K] = counts.repeat_interleave(K, dim=1)
+    mult[:, M * K :] = 1.0
+    return out, mult
 
 
 def embed_cot(world: CoTWorld, prompts: CoTPrompts) -> torch.Tensor:
@@ -248,7 +326,7 @@ def squared_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 0.5 * ((out - target) ** 2).sum(-1).mean(-1)
 
 
-def forward_indexed(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, return_attention: bool = False):
+def forward_indexed(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, mult=None, return_attention: bool = False):
     """Eq. 11 on prompts given as indices, never building the (E, n, L, 2d) prompt tensor.
 
     The same function as ``forward(params, embed_cot(world, prompts), prompts.valid)``.
@@ -257,6 +335,8 @@ def forward_indexed(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, ret
     pattern; scores are gathers from the r x r table F W_K^T W_Q F^T and the output
     is W_V F^T applied to the attention added up per row (a scatter-add).  Prompt
     index tensors may carry a leading ensemble axis E or be shared by all models.
+    ``mult`` (same shape as ``prompts.inp``): how many times each column occurs
+    (:func:`sample_counted_prompts`); attention is then over the repeated columns.
     """
     M, K, d = world.M, world.K, world.d
     E = params.E
@@ -277,17 +357,21 @@ def forward_indexed(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, ret
     q_code = (M + k - 1)[..., None].expand(E, n, r)
     row = Gt.gather(1, q_in) + Gt.gather(1, q_code)  # (E, n, r): F W_K^T W_Q p~_query
     ctx_in = inp[..., :-1]
-    ctx_code = (M + torch.arange(L - 1) % K).expand(E, n, L - 1)
     has_out = out[..., :-1] >= 0
     ctx_out = torch.where(has_out, M + K + out[..., :-1], 0)
-    scores = row.gather(-1, ctx_in) + row.gather(-1, ctx_code) + row.gather(-1, ctx_out) * has_out
-    attn = torch.softmax(scores.masked_fill(~valid[..., :-1], float("-inf")), dim=-1)
+    # Context column i carries the code c_{i mod K}: its code score and its share of the
+    # attention per code are a tiling and a strided sum (no gather or scatter needed).
+    Lc, reps = L - 1, -(-(L - 1) // K)
+    code_scores = row[..., M : M + K].repeat(1, 1, reps)[..., :Lc]
+    scores = row.gather(-1, ctx_in) + code_scores + row.gather(-1, ctx_out) * has_out
+    scores = scores.masked_fill(~valid[..., :-1], float("-inf"))
+    if mult is not None:  # column i repeated mult_i times: exp(score_i) mult_i = exp(score_i + log mult_i)
+        scores = scores + mult[..., :-1].log()
+    attn = torch.softmax(scores, dim=-1)
+    per_code = torch.nn.functional.pad(attn, (0, reps * K - Lc)).view(E, n, reps, K).sum(2)
     c_bar = (
-        torch.zeros(E, n, r)
-        .scatter_add(-1, ctx_in, attn)
-        .scatter_add(-1, ctx_code, attn)
-        .scatter_add(-1, ctx_out, attn * has_out)
-    )
+        torch.zeros(E, n, r).scatter_add(-1, ctx_in, attn).scatter_add(-1, ctx_out, attn * has_out)
+    ) + torch.nn.functional.pad(per_code, (M, r - M - K))
     H = params.W_V @ F.T  # (E, d, r)
     result = torch.bmm(c_bar, H.transpose(1, 2))
     return (result, attn) if return_attention else result

@@ -236,7 +236,14 @@ def _task_order(tasks: torch.Tensor, M1: int) -> torch.Tensor:
 
 
 def sample_prompt_indices(
-    tasks: torch.Tensor, alpha: float, l: int, n: int, M1: int, M2: int, generator: torch.Generator
+    tasks: torch.Tensor,
+    alpha: float,
+    l: int,
+    n: int,
+    M1: int,
+    M2: int,
+    generator: torch.Generator,
+    out: PromptIndices | None = None,
 ) -> PromptIndices:
     """Draw ``n`` prompts of ``l`` context examples (Eq. 6, SPEC.md Part I).
 
@@ -245,6 +252,8 @@ def sample_prompt_indices(
     probability alpha/2 (label -1), otherwise a uniformly drawn other pattern
     with a fair random label.  The query has pattern a or b (1/2 each) and
     label z = f(x_query).  Irrelevant patterns are uniform over the M2.
+    ``out``: contiguous (n, l + 1) tensors (int64, int64, float32) to write the
+    prompts into (the ensemble trainer passes one member's slice of its chunk).
     """
     check_float("alpha", alpha, 0.0, 1.0, lo_open=True)
     check_int("l", l, 1, allowed="integers >= 1")
@@ -255,6 +264,12 @@ def sample_prompt_indices(
         raise ValueError(f"parameter 'alpha' = {alpha} is invalid: allowed 1.0 when M1 = 2")
     g = generator
     M1 = int(M1)
+    if out is None:
+        out = PromptIndices(
+            pattern=torch.empty(n, l + 1, dtype=torch.long),
+            irrelevant=torch.empty(n, l + 1, dtype=torch.long),
+            label=torch.empty(n, l + 1),
+        )
     order = _task_order(tasks, M1)  # order[t] = (a, b, the other M1 - 2 patterns)
     t = torch.randint(tasks.shape[0], (n,), generator=g)
     u = torch.rand(n, l, generator=g)
@@ -266,17 +281,14 @@ def sample_prompt_indices(
     else:  # alpha == 1: every example carries a or b
         cat = (u >= alpha / 2).long()
         coin = torch.zeros(n, l)
-    ctx = order[t].gather(1, cat)
-    ctx_label = torch.where(cat < 2, 1.0 - 2.0 * cat, coin)
+    rows = order[t]
+    torch.gather(rows, 1, cat, out=out.pattern[:, :l])
+    torch.where(cat < 2, 1.0 - 2.0 * cat, coin, out=out.label[:, :l])
     which = torch.randint(2, (n, 1), generator=g)  # 1: the query has pattern a (label +1)
-    q_pat = order[t].gather(1, 1 - which)
-    z = which.float() * 2 - 1
-    irr = torch.randint(M2, (n, l + 1), generator=g)
-    return PromptIndices(
-        pattern=torch.cat([ctx, q_pat], 1),
-        irrelevant=irr,
-        label=torch.cat([ctx_label, z], 1),
-    )
+    torch.gather(rows, 1, 1 - which, out=out.pattern[:, l:])
+    torch.mul(which, 2, out=out.label[:, l:]).sub_(1)
+    torch.randint(M2, (n, l + 1), generator=g, out=out.irrelevant)
+    return out
 
 
 def embed(mu, nu, q, kappa, idx: PromptIndices, noise: torch.Tensor | None = None) -> torch.Tensor:

@@ -23,7 +23,9 @@ import subprocess
 
 __all__ = ["github_repository", "repository_settings", "launch_path", "setup"]
 
-_GITHUB = re.compile(r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
+_GITHUB = re.compile(
+    r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)([\w.-]+)/([\w.-]+?)(?:\.git)?/?$"
+)
 
 
 def github_repository(url: str | None) -> str | None:

@@ -36,6 +36,7 @@ from .cot import (
     init_cot_params,
     make_cot_world,
     sample_cot_prompts,
+    sample_counted_prompts,
     sample_steps,
     squared_loss,
 )
@@ -104,7 +105,7 @@ class CoTConfig:
 
 SHAPE_FIELDS = ("M", "K", "d", "l_tr", "B", "T", "record_every", "n_eval")
 
-#: Prompts are drawn for up to this many SGD steps at once per member (stored as int16) ...
+#: Prompts are drawn for up to this many SGD steps at once per member ...
 CHUNK_STEPS = 25
 #: ... and for at most this many prompt columns per member.
 CHUNK_COLUMNS = 400_000
@@ -181,35 +182,37 @@ def train_cot(configs, progress=None) -> list[dict]:
         with torch.no_grad():
             _, attn = forward(params, P_ev, ev.valid, return_attention=True)
             attn_rec.append(attention_by_category(attn, ev, K).mean(1))
-            err_rec.append(
-                torch.stack(
-                    [
-                        cot_inference(params.select(e), world, steps, p)[1].mean()
-                        for e, (steps, p) in enumerate(eval_sets)
-                    ]
-                )
-            )
+            wrong = cot_inference(params, world, None, ev)[1]  # each model on its own prompts
+            err_rec.append(wrong.view(E, -1).mean(1))
 
     loss_hist = torch.empty(T, E)
-    # Steps per chunk of prompts: a function of one member's prompt size only, so a model's
-    # prompts do not depend on the ensemble it is trained in.
-    chunk_steps = max(1, min(CHUNK_STEPS, CHUNK_COLUMNS // (B * (ref.l_tr + 1) * K)))
+    # Training prompts are clean, so they are drawn as counted prompts (every distinct example
+    # once, with its number of repeats): the cost of a step does not grow with l_tr.  Steps per
+    # chunk are a function of one member's prompt size only, so a model's prompts do not
+    # depend on the ensemble it is trained in.
+    L = (M + 1) * K
+    chunk_steps = max(1, min(CHUNK_STEPS, CHUNK_COLUMNS // (B * L)))
     bar = progress_bar(T, f"Eq. 11 ({E} models)", progress)
+    n = chunk_steps * B
+    chunk = CoTPrompts(
+        inp=torch.empty(E, n, L, dtype=torch.long),
+        out=torch.empty(E, n, L, dtype=torch.long),
+        valid=torch.empty(E, n, L, dtype=torch.bool),
+        k=torch.empty(E, n, dtype=torch.long),
+        z=torch.empty(E, n, K + 1, dtype=torch.long),
+    )
+    mult = torch.empty(E, n, L)
     for t in range(T):
         if t in rec_iters:
             record()
         if t % chunk_steps == 0:  # prompts for the next chunk_steps steps, from each member's own stream
-            n = chunk_steps * B
-            chunk = []
-            for c, g in zip(configs, gens):
+            for e, (c, g) in enumerate(zip(configs, gens)):  # written in place into the chunk
                 steps = sample_steps(n, K, M, g)
-                p = sample_cot_prompts(steps, c.alpha, c.l_tr, torch.randint(1, K + 1, (n,), generator=g), g)
-                chunk.append(CoTPrompts(p.inp.to(torch.int16), p.out.to(torch.int16), p.valid, p.k, p.z))
-            chunk = _stack_prompts(chunk)
+                k = torch.randint(1, K + 1, (n,), generator=g)
+                sample_counted_prompts(steps, c.alpha, c.l_tr, k, g, out=chunk[e], mult=mult[e])
         sl = slice((t % chunk_steps) * B, (t % chunk_steps + 1) * B)
-        pr = CoTPrompts(*(getattr(chunk, f.name)[:, sl].long() for f in dataclasses.fields(CoTPrompts)))
-        pr.valid = pr.valid.bool()
-        out = forward_indexed(params, world, pr)  # pattern-space Eq. 11: no (E, B, L, 2d) tensor
+        pr = chunk[:, sl]
+        out = forward_indexed(params, world, pr, mult[:, sl])  # pattern-space Eq. 11, repeats counted
         loss = squared_loss(out, world.patterns[pr.label])
         sgd_step(params.trained(), loss, lr)
         loss_hist[t] = loss.detach()
@@ -278,8 +281,9 @@ def _repeat(prompts: CoTPrompts, E: int) -> CoTPrompts:
 def cot_inference(params: CoTParams, world: CoTWorld, steps, prompts: CoTPrompts, patterns=None):
     """Chain-of-thought: decode z_1..z_K greedily, step by step, appending each decoded step.
 
-    Batched over the prompts and over the ensemble ``params`` (every model answers the
-    same prompts, each continuing its own decoded chain).  ``world`` holds the (test)
+    Batched over the prompts and over the ensemble ``params``: every model answers the
+    same prompts (``prompts`` fields (n, ...)), or model e answers its own prompts
+    (fields (E, n, ...)); each continues its own decoded chain.  ``world`` holds the (test)
     patterns used to embed; ``patterns`` the candidates for decoding (default
     ``world.patterns``).  For one model (E = 1) returns ``(decoded (n, K + 1), wrong (n,))``,
     else ``(decoded (E, n, K + 1), wrong (E, n))``; ``wrong`` is the CoT error of a prompt:
@@ -287,8 +291,17 @@ def cot_inference(params: CoTParams, world: CoTWorld, steps, prompts: CoTPrompts
     """
     patterns = world.patterns if patterns is None else patterns
     K, E = world.K, params.E
-    n = prompts.inp.shape[0]
-    flat = _repeat(prompts, E)  # member-major: rows e * n .. (e + 1) * n - 1 belong to model e
+    if prompts.inp.ndim == 3:  # one set of prompts per model
+        n = prompts.inp.shape[1]
+        flat = CoTPrompts(
+            *(
+                t.reshape(E * n, *t.shape[2:])
+                for t in (getattr(prompts, f.name) for f in dataclasses.fields(CoTPrompts))
+            )
+        )
+    else:
+        n = prompts.inp.shape[0]
+        flat = _repeat(prompts, E)  # member-major: rows e * n .. (e + 1) * n - 1 belong to model e
     decoded = torch.zeros(E * n, K + 1, dtype=torch.long)
     decoded[:, 0] = flat.z[:, 0]
     for k in range(1, K + 1):

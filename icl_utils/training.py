@@ -23,7 +23,15 @@ import numpy as np
 import torch
 
 from .config import ICLConfig
-from .data import PromptIndices, World, embed, make_generator, make_world, sample_prompt_indices, split_tasks
+from .data import (
+    PromptIndices,
+    World,
+    embed,
+    make_generator,
+    make_world,
+    sample_prompt_indices,
+    split_tasks,
+)
 from .model import Params, forward, forward_indexed, hinge_loss, init_params
 from .probes import probe_all, wov_embeddings
 
@@ -231,15 +239,19 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "training", 
     gens = [make_generator(c.seed, "train") for c in configs]
     loss_hist = torch.empty(T, E, device=dev)
     bar = progress_bar(T, f"{desc} ({E} models)", progress)
+    n = CHUNK_STEPS * B
+    # Each member's prompts for the next CHUNK_STEPS steps are written in place into one buffer.
+    host = PromptIndices(
+        pattern=torch.empty(E, n, L, dtype=torch.long),
+        irrelevant=torch.empty(E, n, L, dtype=torch.long),
+        label=torch.empty(E, n, L),
+    )
     chunk = noise = None
     for t in range(T):
         if t % CHUNK_STEPS == 0:
-            n = CHUNK_STEPS * B
-            draws = [
-                sample_prompt_indices(m.train_tasks, c.alpha, c.l_tr, n, c.M1, c.M2, g)
-                for m, c, g in zip(members, configs, gens)
-            ]
-            chunk = PromptIndices.stack(draws).to(dev)
+            for e, (m, c, g) in enumerate(zip(members, configs, gens)):
+                sample_prompt_indices(m.train_tasks, c.alpha, c.l_tr, n, c.M1, c.M2, g, out=host[e])
+            chunk = host.to(dev) if dev.type != "cpu" else host
             noise = None
             if any(c.noise_std > 0 for c in configs):
                 noise = torch.stack([_noise(c, n, L, g) for c, g in zip(configs, gens)]).to(dev)

@@ -488,6 +488,15 @@ claims.report()
 #   query's history (masked when unused) and the query last -- so that all steps of a
 #   batch share one shape; the positional code is added to the input half of a column
 #   and the query column carries the code of its step.
+# - **Training prompts are counted** (speed, not a change of model): a clean example is
+#   fixed by its first pattern, so a training prompt of $l_{tr}$ examples holds at most
+#   $M$ distinct ones. The trainer draws how many examples start at each pattern
+#   (Binomial$(l_{tr},\alpha)$ at $z_0$, the rest shared uniformly -- the distribution of
+#   the examples drawn one by one) and runs Eq. 11 on the distinct columns with their
+#   multiplicities (softmax over repeated columns = softmax over distinct ones with scores
+#   shifted by $\log$ count; tested against the full prompt). A step then costs the
+#   same for any $l_{tr}$. Testing prompts are noisy and are always drawn one example at a
+#   time.
 # - **ICL prompts**: each example keeps its $K$ slots, the first holding
 #   $[x_i; y_{iK}]$ and the others masked; the model's one-step answer is read as $z_K$.
 # - **TSR patterns**: $\mu'_j\propto\mu_j+0.3\,\mu_{j+1}$, decoded to the nearest TSR

@@ -158,3 +158,69 @@ def test_indexed_form_equals_eq11():
     both = cot.CoTPrompts(*(torch.stack([t, t]) for t in (pr.inp, pr.out, pr.valid, pr.k, pr.z)))
     p = cot.CoTParams(*(t.float() for t in random_params().trained()))
     torch.testing.assert_close(cot.forward_indexed(p, w, both), cot.forward_indexed(p, w, pr))
+
+
+def counted_from_full(pr, M, K):
+    """The counted form of full clean prompts: each distinct example once, with its count."""
+    n, L = pr.inp.shape
+    l = (L - K) // K
+    starts = pr.inp[:, : l * K : K]  # (n, l): each example's first pattern
+    counts = torch.zeros(n, M).scatter_add_(1, starts, torch.ones(n, l))
+    ex_in, ex_out = pr.inp[:, : l * K].view(n, l, K), pr.out[:, : l * K].view(n, l, K)
+    order = torch.argsort(starts, dim=1, stable=True)
+    first = torch.zeros(n, M, dtype=torch.long)
+    first.scatter_(1, starts.gather(1, order.flip(1)), order.flip(1))  # an example that starts at x
+    pick = lambda t: t.gather(1, first[..., None].expand(n, M, K)).reshape(n, M * K)
+    inp = torch.cat([pick(ex_in), pr.inp[:, l * K :]], 1)
+    out = torch.cat([pick(ex_out), pr.out[:, l * K :]], 1)
+    valid = torch.cat([torch.ones(n, M * K, dtype=torch.bool), pr.valid[:, l * K :]], 1)
+    mult = torch.cat([counts.repeat_interleave(K, 1), torch.ones(n, K)], 1)
+    return cot.CoTPrompts(inp, out, valid, pr.k, pr.z), mult
+
+
+def test_counted_prompts_give_eq11_on_the_full_prompt():
+    M, K, l = 4, 2, 9
+    w = cot.make_cot_world(M, K, 8)
+    steps = cot.sample_steps(7, K, M, gen(22))
+    pr = cot.sample_cot_prompts(steps, 0.5, l, torch.tensor([1, 2, 1, 2, 2, 1, 2]), gen(23))
+    small, mult = counted_from_full(pr, M, K)
+    assert (mult[:, : M * K].sum(1) == K * l).all()
+    p = cot.CoTParams(*(t.float().requires_grad_(True) for t in random_params().trained()))
+    target = w.patterns[pr.label]
+    res = []
+    for f in (
+        lambda: cot.forward(p, cot.embed_cot(w, pr)[None].expand(2, -1, -1, -1), pr.valid),
+        lambda: cot.forward_indexed(p, w, small, mult),
+    ):
+        out = f()
+        res.append((out, torch.autograd.grad(cot.squared_loss(out, target).sum(), p.trained())))
+    torch.testing.assert_close(res[0][0], res[1][0], rtol=1e-4, atol=1e-5)
+    for a, b in zip(res[0][1], res[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_counted_prompts_structure_and_statistics():
+    M, K, l, n, alpha = 5, 3, 12, 20000, 0.3
+    steps = cot.sample_steps(n, K, M, gen(24))
+    k = torch.randint(1, K + 1, (n,), generator=gen(25))
+    pr, mult = cot.sample_counted_prompts(steps, alpha, l, k, gen(26))
+    assert pr.inp.shape == mult.shape == (n, (M + 1) * K)
+    counts = mult[:, : M * K : K]
+    assert (counts.sum(1) == l).all() and (counts >= 0).all() and (mult[:, M * K :] == 1).all()
+    # example x starts at x and follows the task's steps
+    assert (pr.inp[:, : M * K : K] == torch.arange(M)).all()
+    f1 = steps[:, 0].gather(1, torch.arange(M).expand(n, M))
+    assert torch.equal(pr.out[:, : M * K : K], f1)
+    # the query part is that of sample_cot_prompts: correct chain, step k asked
+    assert torch.equal(pr.z[:, 1], steps[:, 0].gather(1, pr.z[:, :1])[:, 0]) and torch.equal(pr.k, k)
+    # counts: Binomial(l, alpha) on z_0, the rest uniform over the other M - 1 patterns
+    on_z0 = counts.gather(1, pr.z[:, :1])[:, 0]
+    se = (l * alpha * (1 - alpha) / n) ** 0.5
+    assert abs(on_z0.mean().item() - l * alpha) < 5 * se
+    assert abs(on_z0.var().item() - l * alpha * (1 - alpha)) < 0.05 * l * alpha * (1 - alpha)
+    others = (counts.sum(0) - torch.zeros(M).scatter_add_(0, pr.z[:, 0], on_z0)) / n
+    rest = torch.zeros(M).scatter_add_(0, pr.z[:, 0], torch.ones(n))  # prompts whose z_0 is each pattern
+    expected = (n - rest) / n * l * (1 - alpha) / (M - 1)
+    torch.testing.assert_close(others, expected, rtol=0.03, atol=0)
+    with pytest.raises(ValueError, match="'alpha'"):
+        cot.sample_counted_prompts(steps[:2], 0.0, l, 1, gen())

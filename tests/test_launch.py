@@ -48,7 +48,10 @@ def test_origin_on_github_gives_url_and_branch(tmp_path):
 def test_environment_wins_and_bad_url_names_the_variable(tmp_path):
     root = git_repo(tmp_path, "git@github.com:org/book.git")
     env = {"ICL_REPOSITORY_URL": "https://github.com/other/repo", "ICL_REPOSITORY_BRANCH": "gh"}
-    assert repository_settings(root, env) == {"repository_url": "https://github.com/other/repo", "repository_branch": "gh"}
+    assert repository_settings(root, env) == {
+        "repository_url": "https://github.com/other/repo",
+        "repository_branch": "gh",
+    }
     with pytest.raises(ValueError, match="ICL_REPOSITORY_URL"):
         repository_settings(root, {"ICL_REPOSITORY_URL": "https://example.org/x"})
 
@@ -58,4 +61,6 @@ def test_launch_links_point_at_the_paired_notebooks():
     assert launch_path(url) == "https://mybinder.org/v2/gh/org/repo/main?urlpath=lab/tree/notebooks/01_in_domain.ipynb"
     colab = "https://colab.research.google.com/github/org/repo/blob/main/book/04_cot_vs_icl.ipynb"
     assert launch_path(colab).endswith("/blob/main/notebooks/04_cot_vs_icl.ipynb")
-    assert launch_path("https://mybinder.org/v2/gh/org/repo/main?urlpath=lab/tree/book/intro.md").endswith("book/intro.md")
+    assert launch_path("https://mybinder.org/v2/gh/org/repo/main?urlpath=lab/tree/book/intro.md").endswith(
+        "book/intro.md"
+    )

@@ -111,3 +111,16 @@ def test_inference_is_batched_over_the_ensemble():
         assert torch.equal(dec[e], d1) and torch.equal(wrong[e], w1)
         v1, wi1 = R.icl_inference(one, world, pr)
         assert torch.equal(R.icl_inference(both, world, pr)[0][e], v1)
+
+
+def test_cot_inference_with_one_prompt_set_per_model_equals_each_model_alone():
+    E, K, M, d = 3, 2, 6, 16
+    world = cot.make_cot_world(M, K, d)
+    params = cot.init_cot_params(d, 0.3, 0.5, [gen(30 + e) for e in range(E)])
+    params.W_Q.add_(0.2 * torch.randn(params.W_Q.shape, generator=gen(60)))  # not the identity: answers differ
+    own = [cot.sample_cot_prompts(cot.sample_steps(9, K, M, gen(40 + e)), 0.5, 4, 2, gen(50 + e)) for e in range(E)]
+    stacked = cot.CoTPrompts(*(torch.stack([getattr(p, f) for p in own]) for f in ("inp", "out", "valid", "k", "z")))
+    decoded, wrong = R.cot_inference(params, world, None, stacked)
+    for e in range(E):
+        d_e, w_e = R.cot_inference(params.select(e), world, None, own[e])
+        assert torch.equal(decoded[e], d_e) and torch.equal(wrong[e], w_e)
