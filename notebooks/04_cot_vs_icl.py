@@ -104,7 +104,7 @@ print(
     f"Condition 1 holds: {TR.condition_1(A_ex, steps_ex)}"
 )
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "A training prompt of Part II: three examples of a two-step reasoning task (blue lines separate them), one column per step (tick label: its step), and the query q asking for step 2. Rows above the red line hold a step's input pattern and its positional code, rows below its output pattern. Look at the query: its output rows are empty -- the model must produce them from the examples of the same step.", "name": "fig-cot-prompt"}}
+# %% mystnb={"figure": {"caption": "A training prompt of Part II: three examples of a two-step reasoning task (blue lines separate them), one column per step (tick label: its step), and the query q asking for step 2. Rows above the red line hold a step's input pattern and its positional code, rows below its output pattern. Look at the query: its output rows are empty -- the model must produce them from the examples of the same step.", "name": "fig-cot-prompt"}} tags=["hide-input"]
 P = cot.embed_cot(world, pr)[0]
 fig, ax = plt.subplots(figsize=(7, 3.2))
 ax.imshow(P.T.numpy(), cmap="Greys", aspect="auto", vmin=0, vmax=1)
@@ -139,7 +139,7 @@ by_alpha = {
     a: [r for r in runs if r["config"]["alpha"] == a] for a in prof.alphas_train
 }
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Left (Theorem 4): squared training loss, one curve per $\\alpha$ (10-step average, range over seeds shaded); right (B-20): the query's attention on four categories of context columns during training. Look at smaller $\\alpha$ leaving the plateau later, and at the two stages: attention on the query's step rises first, on its step *and* pattern afterwards.", "name": "fig-cot-training"}}
+# %% mystnb={"figure": {"caption": "Left (Theorem 4): squared training loss, one curve per $\\alpha$ (10-step average, range over seeds shaded); right (B-20): the query's attention on four categories of context columns during training. Look at smaller $\\alpha$ leaving the plateau later, and at the two stages: attention on the query's step rises first, on its step *and* pattern afterwards.", "name": "fig-cot-training"}} tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 kernel = np.ones(10) / 10
 for a, rs in by_alpha.items():
@@ -216,7 +216,7 @@ def sweep(alpha_test, tau, condition1=True):
 b17 = {a: sweep(a, prof.tau_main) for a in prof.alphas_test}
 b18 = {t: sweep(prof.alpha_test_main, t) for t in prof.taus}
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "B-17, B-18: error of CoT (top) and ICL (bottom, B-17i, B-18i) on noisy test prompts against the number of context examples $l_{ts}$, for several $\\alpha'$ (left) and several step accuracies $\\tau^f$ (right). Look at larger $\\alpha'$ and larger $\\tau^f$ shortening the prompt needed, and at ICL needing longer prompts than CoT (Theorem 5).", "name": "fig-cot-length"}}
+# %% mystnb={"figure": {"caption": "B-17, B-18: error of CoT (top) and ICL (bottom, B-17i, B-18i) on noisy test prompts against the number of context examples $l_{ts}$, for several $\\alpha'$ (left) and several step accuracies $\\tau^f$ (right). Look at larger $\\alpha'$ and larger $\\tau^f$ shortening the prompt needed, and at ICL needing longer prompts than CoT (Theorem 5).", "name": "fig-cot-length"}} tags=["hide-input"]
 floor = 1 / (
     prof.n_tasks * prof.n_per_task * len(seeds)
 )  # dotted: one error in all prompts
@@ -287,7 +287,7 @@ for (kind, v), n in need.items():
 # sufficient length of that order; a slope of 1 on log-log axes would mean exactly
 # that scaling.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The test length CoT needs to reach the target error against $(\\alpha'\\tau^f)^{-2}$, log-log, for every point of the two sweeps above, with a fitted line and the slope 1 that Theorem 5's bound would give. Look at the sign of the fitted slope and how far it is from 1 (discussed below).", "name": "fig-cot-scaling"}}
+# %% mystnb={"figure": {"caption": "The test length CoT needs to reach the target error against $(\\alpha'\\tau^f)^{-2}$, log-log, for every point of the two sweeps above, with a fitted line and the slope 1 that Theorem 5's bound would give. Look at the sign of the fitted slope and how far it is from 1 (discussed below).", "name": "fig-cot-scaling"}} tags=["hide-input"]
 xs, ys = [], []
 for (kind, v), n in need.items():
     a, t = (v, prof.tau_main) if kind == "alpha'" else (prof.alpha_test_main, v)
@@ -336,7 +336,7 @@ print(
     f"without {TR.tau_o_f(A_without[0]):.2f}"
 )
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "B-19: CoT and ICL error against $l_{ts}$ at the same step accuracy $\\tau^f$, when Condition 1 holds and when it fails. Look at ICL without Condition 1: its error *rises* with the prompt length, while CoT's falls in both cases (Theorems 5 and 6).", "name": "fig-cot-condition1"}}
+# %% mystnb={"figure": {"caption": "B-19: CoT and ICL error against $l_{ts}$ at the same step accuracy $\\tau^f$, when Condition 1 holds and when it fails. Look at ICL without Condition 1: its error *rises* with the prompt length, while CoT's falls in both cases (Theorems 5 and 6).", "name": "fig-cot-condition1"}} tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 4))
 icl.plotting.mean_band(
     ax, prof.lengths, with_c1["cot"], marker="o", ms=3, label="CoT, Condition 1 holds"
