@@ -127,3 +127,17 @@ def test_indexed_form_equals_eq7_on_embedded_prompts():
     p = random_params(E=3, d=24, m=8, scale=0.3)
     _, attn = forward_indexed(p, mu, nu, q, kappa, idx, return_attention=True)
     torch.testing.assert_close(attn, attention(p, P))
+
+
+def test_readout_gradient_is_bit_identical_to_autograd_of_the_einsum():
+    from icl_utils.model import readout
+
+    g = torch.Generator().manual_seed(3)
+    r = torch.relu(torch.randn(4, 33, 40, generator=g)).requires_grad_(True)
+    a = torch.randn(4, 40, generator=g)
+    up = torch.randn(4, 33, generator=g)
+    ref = torch.einsum("enm,em->en", r, a)
+    (g_ref,) = torch.autograd.grad((ref * up).sum(), r)
+    out = readout(r, a)
+    (g_new,) = torch.autograd.grad((out * up).sum(), r)
+    assert torch.equal(out, ref) and torch.equal(g_new, g_ref)
