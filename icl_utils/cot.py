@@ -137,10 +137,8 @@ def sample_cot_prompts(
     instead of new ones.
     """
     n, K, M = steps.shape
-    alpha = check_float("alpha", alpha, 0.0, 1.0, lo_open=True)
-    check_int("l", l, 1, allowed="integers >= 1")
+    alpha, k = _check_prompt_args(steps, alpha, l, k)
     g = generator
-    k = _check_steps(n, K, k)
     z0 = torch.randint(M, (n,), generator=g)
     other = z0[:, None] + 1 + torch.randint(M - 1, (n, l), generator=g)
     other = torch.where(other >= M, other - M, other)  # (z0 + 1 + r) mod M
@@ -148,13 +146,17 @@ def sample_cot_prompts(
     return _assemble(steps, x, z0, k, out, transitions, g)
 
 
-def _check_steps(n: int, K: int, k) -> torch.Tensor:
+def _check_prompt_args(steps, alpha, l, k) -> tuple[float, torch.Tensor]:
+    """Validated ``alpha`` and ``k`` (as an (n,) tensor) of a prompt sampler."""
+    n, K, _ = steps.shape
+    alpha = check_float("alpha", alpha, 0.0, 1.0, lo_open=True)
+    check_int("l", l, 1, allowed="integers >= 1")
     if isinstance(k, int):
         check_int("k", k, 1, K, allowed=f"integers in [1, K = {K}]")
         k = torch.full((n,), k, dtype=torch.long)
     if k.min() < 1 or k.max() > K:
         raise ValueError(f"parameter 'k' has values outside [1, K = {K}]")
-    return k
+    return alpha, k
 
 
 def _assemble(steps, x, z0, k, out, transitions=None, g=None) -> CoTPrompts:
@@ -218,10 +220,8 @@ def sample_counted_prompts(
     with it).  ``out``/``mult``: tensors to write into, as for :func:`sample_cot_prompts`.
     """
     n, K, M = steps.shape
-    alpha = check_float("alpha", alpha, 0.0, 1.0, lo_open=True)
-    check_int("l", l, 1, allowed="integers >= 1")
+    alpha, k = _check_prompt_args(steps, alpha, l, k)
     g = generator
-    k = _check_steps(n, K, k)
     z0 = torch.randint(M, (n,), generator=g)
     counts = torch.empty(n, M)
     left = torch.full((n,), float(l))
