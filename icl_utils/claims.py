@@ -76,9 +76,9 @@ class Claims:
                 display({MIME: self.to_json()}, raw=True)
         except ImportError:  # pragma: no cover
             pass
-        for c in self.items:
+        for c in self.items:  # the verdict first, so that it is seen in a narrow output column
             tag = "" if c.required else " (reported, not required)"
-            print(f"[{c.theorem}] {c.statement}: {c.verdict}{tag}\n    measured: {c.measured}")
+            print(f"{c.verdict:<3}  [{c.theorem}] {c.statement}{tag}\n     measured: {c.measured}")
         failed = [c for c in self.items if c.required and not c.holds]
         if failed:
             raise AssertionError(

@@ -195,7 +195,7 @@ err_a = X.evaluate_runs(runs, tests_a, device=dev)["err"].reshape(
     len(seeds), 2, len(prof.alphas_test), len(prof.lengths)
 )
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-13: error against $l_{ts}$ for several fractions $\\alpha'$ of relevant test examples, in domain (left) and out of domain (right); dashed lines at $l_{ts}=1/\\alpha'$. Look at the curves shifting left as $\\alpha'$ grows: more informative prompts need fewer examples.", "name": "fig-ood-alpha"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-13: error against $l_{ts}$ for several fractions $\\alpha'$ of relevant test examples, in domain (left) and out of domain (right); dashed lines at $l_{ts}=1/\\alpha'$ (one relevant example on average), dotted: the resolution $1/n$ of the test set. Look at the curves shifting left as $\\alpha'$ grows -- more informative prompts need fewer examples -- and at the error still falling well past $1/\\alpha'$: a low error needs several relevant examples.", "name": "fig-ood-alpha"}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
 colors = plt.cm.plasma(np.linspace(0, 0.8, len(prof.alphas_test)))
 for d, (ax, title) in enumerate(
@@ -377,7 +377,7 @@ for a in prof.alphas_baseline:
 #
 # ## Claims
 
-# %%
+# %% tags=["hide-input"]
 claims = icl.claims.Claims()
 i20 = list(prof.lengths).index(20) if 20 in prof.lengths else -1
 l20 = prof.lengths[i20]

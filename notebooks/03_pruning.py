@@ -153,7 +153,7 @@ for where, test in (("in domain", test_id), (f"OOD S1={prof.S1}", test_ood)):
         )
 unpruned = {w: curves[w, "magnitude"]["margin"][0] for w, _ in curves}
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-14: classification error (left) and margin $zF$ relative to the unpruned model (right) against the pruning rate, magnitude-based against random pruning, on in-domain and out-of-domain prompts; grey bars: the sorted neuron norms of the first seed. Look at the margin: flat under magnitude pruning while only small neurons go, falling from the start under random pruning.", "name": "fig-pruning-a14"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-14: classification error (left) and margin $zF$ relative to the unpruned model (right) against the pruning rate, magnitude-based against random pruning (and, for the margin, removing the largest neurons first: the worst case), on in-domain and out-of-domain prompts; grey bars: the sorted neuron norms of the first seed. Look at the margin: flat under magnitude pruning while only small neurons go, falling from the start under random pruning; the error barely moves for either at this width (discussed below).", "name": "fig-pruning-a14"}}
 rates = np.array(prof.rates)
 styles = {
     "magnitude": ("tab:blue", "magnitude-based"),
@@ -194,7 +194,11 @@ for row, where in enumerate(["in domain", f"OOD S1={prof.S1}"]):
         lw=1,
         label="unpruned",
     )
-    ax_e.set(ylabel="classification error", title=f"A-14, {where}: error")
+    title = where.replace("S1", "$S_1$")
+    err_top = max(0.05, 1.2 * float(curves[where, "random"]["err"].max()))
+    ax_e.set(
+        ylabel="classification error", title=f"A-14, {title}: error", ylim=(0, err_top)
+    )
     for method in ("magnitude", "random", "largest"):
         c, lab = styles[method]
         icl.plotting.mean_band(
@@ -207,7 +211,7 @@ for row, where in enumerate(["in domain", f"OOD S1={prof.S1}"]):
             label=lab,
         )
     ax_m.set(
-        ylabel="margin $zF$ / unpruned", title=f"A-14, {where}: margin", ylim=(0, 1.05)
+        ylabel="margin $zF$ / unpruned", title=f"A-14, {title}: margin", ylim=(0, 1.05)
     )
 for ax in axes[1]:
     ax.set_xlabel("pruning rate")
@@ -252,7 +256,7 @@ a15 = {
     for a in prof.alphas_test
 }
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-15: error (left) and relative margin (right) of magnitude-based pruning against the pruning rate, one curve per fraction $\\alpha'$ of relevant test examples. Look at every curve staying flat while the small neurons are removed.", "name": "fig-pruning-a15"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-15: error (left) and relative margin (right) of magnitude-based pruning against the pruning rate, one curve per fraction $\\alpha'$ of relevant test examples (curves with equal values lie on top of each other). Look at every curve staying flat while the small neurons are removed.", "name": "fig-pruning-a15"}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 colors = plt.cm.plasma(np.linspace(0, 0.8, len(prof.alphas_test)))
 for c, a in zip(colors, prof.alphas_test):
@@ -274,7 +278,15 @@ for c, a in zip(colors, prof.alphas_test):
         ms=4,
         label=f"$\\alpha'$ = {a}",
     )
-axes[0].set(xlabel="pruning rate", ylabel="classification error", title="A-15: error")
+axes[0].set(
+    xlabel="pruning rate",
+    ylabel="classification error",
+    title="A-15: error",
+    ylim=(
+        0,
+        max(0.05, 1.2 * max(float(a15[a]["err"].max()) for a in prof.alphas_test)),
+    ),
+)
 axes[1].set(
     xlabel="pruning rate",
     ylabel="margin $zF$ / unpruned",
@@ -312,7 +324,7 @@ for e in range(len(seeds)):
 omega["margin"] /= omega["margin"][0]
 slope = np.polyfit(frac_R, omega["margin"].mean(1), 1)[0]
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Removing the largest $\\lceil R\\,n_{large}\\rceil$ neurons of each model: classification error and relative margin against $R$, with the line $1-R$ dotted. Look at the margin following $1-R$ (each large neuron carries its share of the output) while the error only leaves zero once the margin is small (Theorem 3's lower bound).", "name": "fig-pruning-large"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Removing the largest $\\lceil R\\,n_{large}\\rceil$ neurons of each model: classification error and relative margin against $R$, with the line $1-R$ dotted. Look at the margin following $1-R$ (each large neuron carries its share of the output), and at the error, which stays near zero until about half of the large neurons are gone and then grows with $R$ (Theorem 3's lower bound).", "name": "fig-pruning-large"}}
 fig, ax = plt.subplots(figsize=(7, 3.8))
 icl.plotting.mean_band(
     ax,
@@ -335,7 +347,7 @@ icl.plotting.mean_band(
 ax.plot(frac_R, 1 - frac_R, color=icl.plotting.THEORY_COLOR, ls=":", label="$1-R$")
 ax.set(
     xlabel="fraction $R$ of the large neurons removed",
-    ylabel="value",
+    ylabel="error; margin $zF$ / unpruned",
     title="Removing large neurons",
 )
 ax.legend()
@@ -417,7 +429,7 @@ for rate, (m, flops, t_all, t_mlp) in cost.items():
 #
 # ## Claims
 
-# %%
+# %% tags=["hide-input"]
 claims = icl.claims.Claims()
 frac_large = float(large.mean())
 claims.check(

@@ -139,7 +139,7 @@ by_alpha = {
     a: [r for r in runs if r["config"]["alpha"] == a] for a in prof.alphas_train
 }
 
-# %% mystnb={"figure": {"caption": "Left (Theorem 4): squared training loss, one curve per $\\alpha$ (10-step average, range over seeds shaded); right (B-20): the query's attention on four categories of context columns during training. Look at smaller $\\alpha$ leaving the plateau later, and at the two stages: attention on the query's step rises first, on its step *and* pattern afterwards.", "name": "fig-cot-training"}} tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Left (Theorem 4): squared training loss, one curve per $\\alpha$ (10-step average, range over seeds shaded); right (B-20): the query's attention on four categories of context columns during training, and (dashed) on all columns of its step. Look at smaller $\\alpha$ leaving the plateau later, and at the two stages: attention on the query's step (dashed) rises first, on its step *and* pattern afterwards.", "name": "fig-cot-training"}} tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 kernel = np.ones(10) / 10
 for a, rs in by_alpha.items():
@@ -158,6 +158,14 @@ main = by_alpha[prof.alpha_main]
 attn = np.stack([r["attn"] for r in main])  # (seeds, R, 4)
 for c, name in enumerate(R.CATEGORIES):
     icl.plotting.mean_band(axes[1], it, attn[:, :, c], label=name)
+icl.plotting.mean_band(
+    axes[1],
+    it,
+    attn[:, :, 0] + attn[:, :, 1],
+    color="0.3",
+    linestyle="--",
+    label="same step (the first two)",
+)
 axes[1].set(
     xlabel="iteration $t$",
     ylabel="attention of the query",
@@ -310,6 +318,8 @@ ax.set(
     ylabel=f"$l_{{ts}}$ for CoT error $\\leq$ {prof.target_error}",
     title="Theorem 5's scaling",
 )
+icl.plotting.plain_log_ticks(ax, sorted(set(round(x) for x in xs)))
+icl.plotting.plain_log_ticks(ax, sorted(set(ys)), axis="y")
 ax.legend()
 plt.show()
 print(f"fitted slope of the needed length against (alpha' tau^f)^-2: {slope:.2f}")
@@ -384,11 +394,11 @@ for name, res in (("with C1", with_c1), ("without C1", without_c1)):
 # looks at final answers alone: it follows the examples step by step, and at every
 # step the correct transition is the most probable, so its error falls with the
 # prompt length -- more slowly than with Condition 1, because the wrong steps are
-# concentrated. With Condition 1 both reach zero, CoT first.
+# concentrated. With Condition 1 both fall close to zero, CoT first and lower.
 #
 # ## Claims
 
-# %%
+# %% tags=["hide-input"]
 claims = icl.claims.Claims()
 final_loss = {
     a: float(np.mean([r["loss"][-50:].mean() for r in rs]))
@@ -446,7 +456,7 @@ claims.check(
 )
 claims.check(
     "Thm 5",
-    "... with slope 1 within 0.3",
+    "the needed length scales as (alpha' tau^f)^-2 (fitted log-log slope within 0.3 of 1)",
     f"slope {slope:.2f}",
     np.isfinite(slope) and abs(slope - 1) <= 0.3,
     required=False,

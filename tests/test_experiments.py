@@ -52,7 +52,7 @@ def test_claims_report(capsys):
     c.check("Thm", "informational", "2.0", False, required=False)
     c.report()
     out = capsys.readouterr().out
-    assert "holds: yes" in out and "informational: no (reported, not required)" in out
+    assert "yes  [Thm] holds\n" in out and "no   [Thm] informational (reported, not required)" in out
     c.check("Thm", "required but false", "3.0", False)
     with pytest.raises(AssertionError, match="required but false"):
         c.report()
