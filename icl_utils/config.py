@@ -71,8 +71,22 @@ def check_float(name, value, lo=None, hi=None, lo_open=False, hi_open=False, all
     return value
 
 
+class _Fields:
+    """``replace`` and ``to_dict`` of the package's frozen configuration dataclasses."""
+
+    def replace(self, **changes):
+        """A copy with some fields changed (and validated)."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ValueError(f"unknown {type(self).__name__} parameter(s) {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 @dataclass(frozen=True)
-class ICLConfig:
+class ICLConfig(_Fields):
     """One training run of the Eq. 7 transformer on Part I prompts (SPEC.md, Part I).
 
     Data (Eq. 6): ``M1`` orthonormal IDR patterns and ``M2`` IDI patterns in
@@ -144,19 +158,9 @@ class ICLConfig:
         """Column height of a prompt, d_X + d_Y."""
         return self.d_X + self.d_Y
 
-    def replace(self, **changes) -> ICLConfig:
-        """A copy with some fields changed (and validated)."""
-        unknown = set(changes) - {f.name for f in fields(self)}
-        if unknown:
-            raise ValueError(f"unknown ICLConfig parameter(s) {sorted(unknown)}")
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 @dataclass(frozen=True)
-class TestConfig:
+class TestConfig(_Fields):
     """A test distribution for trained models (Theorems 1-2 of [LWLCC24]).
 
     ``S1 = None`` tests in domain, on the ``tasks`` ("unseen", "seen" or "all")
@@ -189,12 +193,6 @@ class TestConfig:
             check_float("kappa_ood", self.kappa_ood, 0.0, 1.0, hi_open=True)
         if self.tasks not in ("unseen", "seen", "all"):
             raise ValueError(f"parameter 'tasks' = {self.tasks!r} is invalid: allowed 'unseen', 'seen' or 'all'")
-
-    def replace(self, **changes) -> TestConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def _tuple_of(name, values, check):

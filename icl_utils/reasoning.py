@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import check_float, check_int
+from .config import _Fields, check_float, check_int
 from .cot import (
     CoTParams,
     CoTPrompts,
@@ -41,7 +41,7 @@ from .cot import (
     squared_loss,
 )
 from .data import make_generator
-from .training import progress_bar, sgd_step
+from .training import progress_bar, sgd_loop
 
 __all__ = [
     "CoTConfig",
@@ -59,7 +59,7 @@ CATEGORIES = ("same pattern, same step", "other pattern, same step", "same patte
 
 
 @dataclass(frozen=True)
-class CoTConfig:
+class CoTConfig(_Fields):
     """One run of Eq. 11 on K-step reasoning prompts (SPEC.md Part II).
 
     ``M`` patterns and ``K`` steps in R^``d`` (standard basis vectors), prompts
@@ -95,12 +95,6 @@ class CoTConfig:
         check_float("lr", self.lr, 0.0, lo_open=True)
         check_float("qk_init", self.qk_init, 0.0)
         check_float("v_std", self.v_std, 0.0)
-
-    def replace(self, **changes) -> CoTConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 SHAPE_FIELDS = ("M", "K", "d", "l_tr", "B", "T", "record_every", "n_eval")
@@ -173,9 +167,6 @@ def train_cot(configs, progress=None) -> list[dict]:
         )
     ev = _stack_prompts(p for _, p in eval_sets)
     P_ev = torch.stack([embed_cot(world, p) for _, p in eval_sets])
-    rec_iters = list(range(0, T + 1, ref.record_every))
-    if rec_iters[-1] != T:
-        rec_iters.append(T)
     attn_rec, err_rec = [], []
 
     def record():
@@ -185,14 +176,12 @@ def train_cot(configs, progress=None) -> list[dict]:
             wrong = cot_inference(params, world, None, ev)[1]  # each model on its own prompts
             err_rec.append(wrong.view(E, -1).mean(1))
 
-    loss_hist = torch.empty(T, E)
     # Training prompts are clean, so they are drawn as counted prompts (every distinct example
     # once, with its number of repeats): the cost of a step does not grow with l_tr.  Steps per
     # chunk are a function of one member's prompt size only, so a model's prompts do not
     # depend on the ensemble it is trained in.
     L = (M + 1) * K
     chunk_steps = max(1, min(CHUNK_STEPS, CHUNK_COLUMNS // (B * L)))
-    bar = progress_bar(T, f"Eq. 11 ({E} models)", progress)
     n = chunk_steps * B
     chunk = CoTPrompts(
         inp=torch.empty(E, n, L, dtype=torch.long),
@@ -202,25 +191,21 @@ def train_cot(configs, progress=None) -> list[dict]:
         z=torch.empty(E, n, K + 1, dtype=torch.long),
     )
     mult = torch.empty(E, n, L)
-    for t in range(T):
-        if t in rec_iters:
-            record()
-        if t % chunk_steps == 0:  # prompts for the next chunk_steps steps, from each member's own stream
-            for e, (c, g) in enumerate(zip(configs, gens)):  # written in place into the chunk
-                steps = sample_steps(n, K, M, g)
-                k = torch.randint(1, K + 1, (n,), generator=g)
-                sample_counted_prompts(steps, c.alpha, c.l_tr, k, g, out=chunk[e], mult=mult[e])
-        sl = slice((t % chunk_steps) * B, (t % chunk_steps + 1) * B)
+
+    def draw():  # prompts for the next chunk_steps steps, from each member's own stream, in place
+        for e, (c, g) in enumerate(zip(configs, gens)):
+            steps = sample_steps(n, K, M, g)
+            k = torch.randint(1, K + 1, (n,), generator=g)
+            sample_counted_prompts(steps, c.alpha, c.l_tr, k, g, out=chunk[e], mult=mult[e])
+
+    def loss_at(s):
+        sl = slice(s * B, (s + 1) * B)
         pr = chunk[:, sl]
         out = forward_indexed(params, world, pr, mult[:, sl])  # pattern-space Eq. 11, repeats counted
-        loss = squared_loss(out, world.patterns[pr.label])
-        sgd_step(params.trained(), loss, lr)
-        loss_hist[t] = loss.detach()
-        if bar is not None:
-            bar.update(1)
-    record()
-    if bar is not None:
-        bar.close()
+        return squared_loss(out, world.patterns[pr.label])
+
+    bar = progress_bar(T, f"Eq. 11 ({E} models)", progress)
+    rec_iters, loss_hist = sgd_loop(params.trained(), lr, T, ref.record_every, chunk_steps, draw, loss_at, record, bar)
     attn_np = torch.stack(attn_rec).numpy()
     err_np = torch.stack(err_rec).numpy()
     final = [w.detach() for w in params.trained()]

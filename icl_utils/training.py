@@ -35,7 +35,17 @@ from .data import (
 from .model import Params, forward, forward_indexed, hinge_loss, init_params
 from .probes import probe_all, wov_embeddings
 
-__all__ = ["get_device", "Member", "setup_member", "train_ensemble", "sgd_step", "SHAPE_FIELDS", "CHUNK_STEPS"]
+__all__ = [
+    "get_device",
+    "Member",
+    "setup_member",
+    "train_ensemble",
+    "sgd_step",
+    "sgd_loop",
+    "record_iterations",
+    "SHAPE_FIELDS",
+    "CHUNK_STEPS",
+]
 
 #: Fields that must agree between the members of one ensemble (they fix tensor shapes or loop lengths).
 SHAPE_FIELDS = ("M1", "M2", "d_X", "d_Y", "m", "l_tr", "l_ts", "B", "T", "n_eval", "record_every")
@@ -158,6 +168,41 @@ def sgd_step(weights, losses: torch.Tensor, lr: torch.Tensor) -> None:
             w.sub_(lr * g)
 
 
+def record_iterations(T: int, every: int) -> list[int]:
+    """The iterations at which a trainer records: 0, every, 2 every, ..., and T."""
+    iters = list(range(0, T + 1, every))
+    return iters if iters[-1] == T else [*iters, T]
+
+
+def sgd_loop(weights, lr, T: int, record_every: int, chunk_steps: int, draw, loss_at, record, bar=None):
+    """The SGD loop both trainers run (Eq. 8 for Eq. 7, and Eq. 11's squared loss).
+
+    Every ``chunk_steps`` steps ``draw()`` refills the trainer's prompt chunk;
+    ``loss_at(s)`` returns the (E,) losses of every member on batch ``s`` of the
+    chunk; ``record()`` measures at :func:`record_iterations` (the last one after
+    the final step).  Returns the recorded iterations and the (T, E) minibatch losses.
+    """
+    iters = record_iterations(T, record_every)
+    before_T = set(iters[:-1])
+    hist = None
+    for t in range(T):
+        if t % chunk_steps == 0:
+            draw()
+        if t in before_T:
+            record()
+        loss = loss_at(t % chunk_steps)
+        sgd_step(weights, loss, lr)
+        if hist is None:
+            hist = torch.empty(T, *loss.shape, device=loss.device)
+        hist[t] = loss.detach()
+        if bar is not None:
+            bar.update(1)
+    record()
+    if bar is not None:
+        bar.close()
+    return iters, hist
+
+
 def train_ensemble(configs, device=None, progress=None, desc: str = "training", snapshots: bool = False) -> list[dict]:
     """Train one Eq. 7 model per configuration, all at once; return one result dict per model.
 
@@ -203,9 +248,6 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "training", 
         ev[name] = (idx, noise, has)
     probe_set = "unseen" if all(s["unseen"][2] for s in sets) else "seen"
 
-    rec_iters = list(range(0, T + 1, ref.record_every))
-    if rec_iters[-1] != T:
-        rec_iters.append(T)
     records: dict[str, list] = {}
 
     def record():
@@ -235,10 +277,7 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "training", 
                 for k, v in zip(Params.TRAINED, params.trained()):
                     records.setdefault(f"snap_{k}", []).append(v.detach().clone())
 
-    rec_before_T = set(rec_iters[:-1])  # the last record (iteration T) is taken after the loop
     gens = [make_generator(c.seed, "train") for c in configs]
-    loss_hist = torch.empty(T, E, device=dev)
-    bar = progress_bar(T, f"{desc} ({E} models)", progress)
     n = CHUNK_STEPS * B
     # Each member's prompts for the next CHUNK_STEPS steps are written in place into one buffer.
     host = PromptIndices(
@@ -246,31 +285,26 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "training", 
         irrelevant=torch.empty(E, n, L, dtype=torch.long),
         label=torch.empty(E, n, L),
     )
-    chunk = noise = None
-    for t in range(T):
-        if t % CHUNK_STEPS == 0:
-            for e, (m, c, g) in enumerate(zip(members, configs, gens)):
-                sample_prompt_indices(m.train_tasks, c.alpha, c.l_tr, n, c.M1, c.M2, g, out=host[e])
-            chunk = host.to(dev) if dev.type != "cpu" else host
-            noise = None
-            if any(c.noise_std > 0 for c in configs):
-                noise = torch.stack([_noise(c, n, L, g) for c, g in zip(configs, gens)]).to(dev)
-        if t in rec_before_T:
-            record()
-        s = (t % CHUNK_STEPS) * B
-        idx = chunk[:, s : s + B]
+    data = {}
+
+    def draw():
+        for e, (m, c, g) in enumerate(zip(members, configs, gens)):
+            sample_prompt_indices(m.train_tasks, c.alpha, c.l_tr, n, c.M1, c.M2, g, out=host[e])
+        data["chunk"], data["noise"] = host.to(dev), None
+        if any(c.noise_std > 0 for c in configs):
+            data["noise"] = torch.stack([_noise(c, n, L, g) for c, g in zip(configs, gens)]).to(dev)
+
+    def loss_at(s):
+        sl = slice(s * B, (s + 1) * B)
+        idx, noise = data["chunk"][:, sl], data["noise"]
         if noise is None:  # pattern-space form: no (E, B, l + 1, d) tensor is built
             out = forward_indexed(params, mu, nu, q, kappa, idx)
         else:
-            out = forward(params, embed(mu, nu, q, kappa, idx, noise[:, s : s + B]))
-        loss = hinge_loss(out, idx.label[..., -1])
-        sgd_step(params.trained(), loss, lr)
-        loss_hist[t] = loss.detach()
-        if bar is not None:
-            bar.update(1)
-    record()
-    if bar is not None:
-        bar.close()
+            out = forward(params, embed(mu, nu, q, kappa, idx, noise[:, sl]))
+        return hinge_loss(out, idx.label[..., -1])
+
+    bar = progress_bar(T, f"{desc} ({E} models)", progress)
+    rec_iters, loss_hist = sgd_loop(params.trained(), lr, T, ref.record_every, CHUNK_STEPS, draw, loss_at, record, bar)
 
     stacked = {k: torch.stack(v).cpu().numpy() for k, v in records.items()}  # (R, E, ...)
     loss_np = loss_hist.cpu().numpy()

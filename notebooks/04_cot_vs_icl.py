@@ -348,30 +348,17 @@ print(
 
 # %% mystnb={"figure": {"caption": "B-19: CoT and ICL error against $l_{ts}$ at the same step accuracy $\\tau^f$, when Condition 1 holds and when it fails. Look at ICL without Condition 1: its error *rises* with the prompt length, while CoT's falls in both cases (Theorems 5 and 6).", "name": "fig-cot-condition1"}} tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 4))
-icl.plotting.mean_band(
-    ax, prof.lengths, with_c1["cot"], marker="o", ms=3, label="CoT, Condition 1 holds"
-)
-icl.plotting.mean_band(
-    ax,
-    prof.lengths,
-    without_c1["cot"],
-    marker="o",
-    ms=3,
-    ls="--",
-    label="CoT, Condition 1 fails",
-)
-icl.plotting.mean_band(
-    ax, prof.lengths, with_c1["icl"], marker="s", ms=3, label="ICL, Condition 1 holds"
-)
-icl.plotting.mean_band(
-    ax,
-    prof.lengths,
-    without_c1["icl"],
-    marker="s",
-    ms=3,
-    ls="--",
-    label="ICL, Condition 1 fails",
-)
+for kind, name, marker in (("cot", "CoT", "o"), ("icl", "ICL", "s")):
+    for res, ls, cond in ((with_c1, "-", "holds"), (without_c1, "--", "fails")):
+        icl.plotting.mean_band(
+            ax,
+            prof.lengths,
+            res[kind],
+            marker=marker,
+            ms=3,
+            ls=ls,
+            label=f"{name}, Condition 1 {cond}",
+        )
 ax.set(
     xscale="log",
     xlabel="number of test context examples $l_{ts}$",

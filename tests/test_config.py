@@ -129,3 +129,13 @@ def test_profile_base_must_have_the_right_type():
         CoTProfile(name="x", base=ICLConfig(), n_seeds=1)
     with pytest.raises(ValueError, match="'base'"):
         PruningProfile(name="x", base=icl.reasoning.CoTConfig(), n_seeds=1)
+
+
+def test_every_run_config_names_an_unknown_field_in_replace():
+    from icl_utils.config import ICLConfig, TestConfig
+    from icl_utils.reasoning import CoTConfig
+
+    for cfg in (ICLConfig(), TestConfig(), CoTConfig()):
+        with pytest.raises(ValueError, match=f"unknown {type(cfg).__name__} parameter.*'alpah'"):
+            cfg.replace(alpah=0.3)
+        assert type(cfg)(**cfg.to_dict()) == cfg
