@@ -25,6 +25,13 @@ import random
 import numpy as np
 import torch
 
+# The book computes in float64: SGD at learning rate 10 amplifies last-bit differences between CPUs
+# (vector width, math-library code paths, thread count) until a run near the edge of generalizing lands
+# elsewhere; in float64 the printed results agree across them (tests/test_numerics.py).  Importing the
+# package sets torch's default floating dtype, so every tensor the package or a chapter creates is float64.
+DTYPE = torch.float64
+torch.set_default_dtype(DTYPE)
+
 from . import (
     baselines,
     cache,

@@ -82,7 +82,7 @@ def make_cot_world(M: int, K: int, d: int | None = None, basis: bool = True, gen
     else:
         g = torch.randn(d, d, generator=generator, dtype=torch.float64)
         Q, R = torch.linalg.qr(g)
-        Q = (Q * torch.sign(torch.diagonal(R))).T.float()
+        Q = (Q * torch.sign(torch.diagonal(R))).T.to(torch.get_default_dtype())
     return CoTWorld(patterns=Q[:M].contiguous(), codes=Q[M : M + K].contiguous())
 
 
@@ -184,7 +184,7 @@ def _assemble(steps, x, z0, k, out, transitions=None, g=None) -> CoTPrompts:
         if transitions is None:
             nxt = f.gather(1, prev)
         else:
-            probs = torch.as_tensor(transitions[j], dtype=torch.float32)[prev]  # (n, l, M)
+            probs = torch.as_tensor(transitions[j], dtype=torch.get_default_dtype())[prev]  # (n, l, M)
             nxt = torch.multinomial(probs.view(-1, M), 1, generator=g).view(n, l)
         ex_in[..., j] = prev
         ex_out[..., j] = nxt

@@ -110,9 +110,9 @@ def make_world(M1: int, M2: int, d_X: int, d_Y: int, kappa: float, generator: to
     q = torch.randn(d_Y, generator=generator, dtype=torch.float64)
     q = q / q.norm()
     return World(
-        mu=basis[:M1].float().contiguous(),
-        nu=basis[M1 : M1 + M2].float().contiguous(),
-        q=q.float(),
+        mu=basis[:M1].to(torch.get_default_dtype()).contiguous(),
+        nu=basis[M1 : M1 + M2].to(torch.get_default_dtype()).contiguous(),
+        q=q.to(torch.get_default_dtype()),
         kappa=float(kappa),
     )
 
@@ -149,7 +149,7 @@ def make_ood_world(
         C[j, j * group_size : (j + 1) * group_size] = S1 / group_size
     g = torch.randn(world.M2, world.M2, generator=generator, dtype=torch.float64)
     Qr, R = torch.linalg.qr(g)
-    Qr = (Qr * torch.sign(torch.diagonal(R))).float()
+    Qr = (Qr * torch.sign(torch.diagonal(R))).to(torch.get_default_dtype())
     return World(mu=C @ world.mu, nu=Qr[:M2_ood] @ world.nu, q=world.q.clone(), kappa=float(kappa_ood))
 
 
@@ -277,7 +277,7 @@ def sample_prompt_indices(
         # One draw gives both the other pattern (r >> 1) and its fair random label (r & 1).
         r = torch.randint(2 * (M1 - 2), (n, l), generator=g)
         cat = torch.where(u < alpha, (u >= alpha / 2).long(), 2 + (r >> 1))  # 0: a, 1: b, 2..: others
-        coin = (r & 1).float() * 2 - 1
+        coin = (r & 1).to(torch.get_default_dtype()) * 2 - 1
     else:  # alpha == 1: every example carries a or b
         cat = (u >= alpha / 2).long()
         coin = torch.zeros(n, l)

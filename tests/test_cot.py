@@ -146,7 +146,7 @@ def test_indexed_form_equals_eq11():
     res = []
     for f in (lambda p: cot.forward(p, P, pr.valid), lambda p: cot.forward_indexed(p, w, pr)):
         p = random_params()
-        p = cot.CoTParams(*(t.float() for t in p.trained()))
+        p = cot.CoTParams(*(t.clone() for t in p.trained()))
         for t in p.trained():
             t.requires_grad_(True)
         out = f(p)
@@ -156,7 +156,7 @@ def test_indexed_form_equals_eq11():
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     # per-model prompts (leading E axis) give the same as shared ones
     both = cot.CoTPrompts(*(torch.stack([t, t]) for t in (pr.inp, pr.out, pr.valid, pr.k, pr.z)))
-    p = cot.CoTParams(*(t.float() for t in random_params().trained()))
+    p = cot.CoTParams(*(t.clone() for t in random_params().trained()))
     torch.testing.assert_close(cot.forward_indexed(p, w, both), cot.forward_indexed(p, w, pr))
 
 
@@ -185,7 +185,7 @@ def test_counted_prompts_give_eq11_on_the_full_prompt():
     pr = cot.sample_cot_prompts(steps, 0.5, l, torch.tensor([1, 2, 1, 2, 2, 1, 2]), gen(23))
     small, mult = counted_from_full(pr, M, K)
     assert (mult[:, : M * K].sum(1) == K * l).all()
-    p = cot.CoTParams(*(t.float().requires_grad_(True) for t in random_params().trained()))
+    p = cot.CoTParams(*(t.clone().requires_grad_(True) for t in random_params().trained()))
     target = w.patterns[pr.label]
     res = []
     for f in (
