@@ -15,6 +15,9 @@ One concern per module (see STYLE.md):
 * :mod:`icl_utils.cache` -- the on-disk result cache behind the entry points;
 * :mod:`icl_utils.baselines` -- classical learners fitted on the context examples;
 * :mod:`icl_utils.book` -- executing chapters for the book (``make book``);
+* :mod:`icl_utils.numerics` -- float64 everywhere (importing the package sets torch's default dtype);
+* :mod:`icl_utils.stats` -- power-law fits with bootstrap intervals over seeds, seed counts;
+* :mod:`icl_utils.export` -- measured curves and claims as CSV/JSON beside the executed chapter;
 * :mod:`icl_utils.plotting` -- the book's theme and theory overlays.
 
 Chapters import it as ``import icl_utils as icl``.
@@ -25,13 +28,6 @@ import random
 import numpy as np
 import torch
 
-# The book computes in float64: SGD at learning rate 10 amplifies last-bit differences between CPUs
-# (vector width, math-library code paths, thread count) until a run near the edge of generalizing lands
-# elsewhere; in float64 the printed results agree across them (tests/test_numerics.py).  Importing the
-# package sets torch's default floating dtype, so every tensor the package or a chapter creates is float64.
-DTYPE = torch.float64
-torch.set_default_dtype(DTYPE)
-
 from . import (
     baselines,
     cache,
@@ -40,11 +36,14 @@ from . import (
     cot,
     data,
     experiments,
+    export,
     model,
+    numerics,
     plotting,
     probes,
     pruning,
     reasoning,
+    stats,
     training,
     transitions,
 )
@@ -62,6 +61,9 @@ __all__ = [
     "data",
     "experiments",
     "model",
+    "numerics",
+    "stats",
+    "export",
     "plotting",
     "probes",
     "pruning",

@@ -35,18 +35,60 @@ __all__ = [
 HEADER_TAG = "icl-header"
 
 
-def header_markdown(name: str, meta: dict) -> str:
-    """The note under a chapter's title: profile, time, device, rerun command, sources."""
+def header_markdown(name: str, meta: dict, data_files=()) -> str:
+    """The note under a chapter's title: profile, seeds, time, device, rerun command, sources, data."""
+    seeds = f", {meta['n_seeds']} seeds" if meta.get("n_seeds") else ""
+    data = ""
+    if data_files:
+        links = ", ".join(f'<a href="../results/{name}/{f}" download>{f}</a>' for f in data_files)
+        data = f"\nMeasured curves and claims of this run: {links}.\n"
     return (
         f"```{{note}}\n"
-        f"Executed with the **{meta['profile']}** profile in {meta['seconds']:.0f} s on "
+        f"Executed with the **{meta['profile']}** profile{seeds} in {meta['seconds']:.0f} s on "
         f"{meta['device']} ({meta['date']}).\n"
         f"Rerun this chapter alone, with any parameter changed:\n"
         f"`.venv/bin/papermill notebooks/{name}.ipynb out.ipynb -p profile {meta['profile']} -p n_seeds 5`\n\n"
         f'Sources: <a href="../{name}.py" download>{name}.py</a> (Jupytext) and '
         f'<a href="../{name}.ipynb" download>{name}.ipynb</a>.\n'
+        f"{data}"
         f"```"
     )
+
+
+def _git_commit() -> str:
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+        return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance() -> dict:
+    """Where a result was computed: CPU model, thread count, torch and NumPy builds, dtype."""
+    import platform
+
+    import numpy as np
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "dtype": str(torch.get_default_dtype()).removeprefix("torch."),
+        "python": platform.python_version(),
+    }
 
 
 def execute_chapter(src: str, dst: str, profile: str = "quick", parameters: dict | None = None) -> float:
@@ -57,16 +99,32 @@ def execute_chapter(src: str, dst: str, profile: str = "quick", parameters: dict
 
     if profile not in PROFILE_NAMES:
         raise ValueError(f"parameter 'profile' = {profile!r} is invalid: allowed one of {list(PROFILE_NAMES)}")
+    import shutil
+
+    from .config import get_profile
+    from .export import DATA_ENV
+
     params = {"profile": profile, **(parameters or {})}
+    name = os.path.basename(src).removesuffix(".ipynb")
     os.environ.setdefault("TQDM_DISABLE", "1")
+    data = os.path.join(os.path.dirname(os.path.abspath(dst)), "_extra", "results", name)
+    shutil.rmtree(data, ignore_errors=True)  # no file of an earlier run (another profile) survives
+    os.makedirs(data)
     start = time.perf_counter()
     tmp = dst.removesuffix(".ipynb") + ".partial.ipynb"
+    old = os.environ.get(DATA_ENV)
+    os.environ[DATA_ENV] = data  # the kernel inherits it: the chapter writes its CSV/JSON there
     try:
         pm.execute_notebook(src, tmp, parameters=params, kernel_name="python3", progress_bar=False, log_output=False)
     except BaseException:
         if os.path.exists(tmp):
             os.replace(tmp, dst.removesuffix(".ipynb") + ".failed.ipynb")
         raise
+    finally:
+        if old is None:
+            os.environ.pop(DATA_ENV, None)
+        else:
+            os.environ[DATA_ENV] = old
     seconds = time.perf_counter() - start
     nb = nbformat.read(tmp, as_version=4)
     for cell in nb.cells:
@@ -79,10 +137,16 @@ def execute_chapter(src: str, dst: str, profile: str = "quick", parameters: dict
         "seconds": round(seconds, 1),
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _git_commit(),
+        **provenance(),
     }
+    try:
+        overrides = {k: v for k, v in params.items() if k != "profile"}
+        meta["n_seeds"] = get_profile(name, profile, **overrides).n_seeds
+    except ValueError:  # not one of the book's chapters (a test notebook)
+        pass
     nb.metadata["icl_book"] = meta
-    name = os.path.basename(src).removesuffix(".ipynb")
-    header = nbformat.v4.new_markdown_cell(header_markdown(name, meta))
+    header = nbformat.v4.new_markdown_cell(header_markdown(name, meta, sorted(os.listdir(data))))
     header.metadata["tags"] = [HEADER_TAG]
     nb.cells.insert(1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0, header)
     nbformat.write(nb, tmp)
@@ -106,6 +170,12 @@ def store_reference_outputs(path: str) -> None:
     nbclient.NotebookClient(
         nb, kernel_name="python3", timeout=1800, record_timing=False, resources={"metadata": {"path": folder}}
     ).execute()
+    nb.metadata["icl_reference"] = {
+        "what": "quick-profile outputs that nbval compares against (make sync)",
+        **provenance(),
+        "MKL_CBWR": os.environ.get("MKL_CBWR", ""),
+        "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY", ""),
+    }
     nbformat.write(nb, path)
 
 
@@ -142,8 +212,18 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _data_links(book_dir: str, name: str) -> list[str]:
+    folder = os.path.join(book_dir, "_extra", "results", name)
+    files = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    if not files:
+        return []
+    links = ", ".join(f'<a href="../results/{name}/{f}" download>{f}</a>' for f in files)
+    return [f"Data (CSV/JSON) of this run: {links}.", ""]
+
+
 def write_pages(book_dir: str = "book") -> list[str]:
     """Write ``scoreboard.md`` and ``status.md`` into ``book_dir`` from the executed chapters."""
+    os.makedirs(os.path.join(book_dir, "_extra", "results"), exist_ok=True)  # published by html_extra_path
     chapters = list(_chapters(book_dir))
     profiles = sorted({nb.metadata.get("icl_book", {}).get("profile", "?") for _, nb in chapters})
     body = []
@@ -156,6 +236,7 @@ def write_pages(book_dir: str = "book") -> list[str]:
             "",
             f"Profile **{meta.get('profile', '?')}**; details and figures: {{doc}}`{name}` (section *Claims*).",
             "",
+            *_data_links(book_dir, name),
             "| theorem | claim | measured | holds | kind | figure |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
@@ -188,20 +269,44 @@ def write_pages(book_dir: str = "book") -> list[str]:
     status = [
         "# Execution status",
         "",
-        "How each chapter of this build was executed (read from the executed notebooks).",
+        "How each chapter of this build was executed (read from the executed notebooks): the parameter "
+        "profile, the number of seeds per sweep point, the time, the machine and the code.",
         "",
-        "| chapter | profile | time (s) | device | executed |",
-        "| --- | --- | --- | --- | --- |",
+    ]
+    if "quick" in profiles:
+        status += [
+            "```{important}",
+            "This book was built at the **quick** profile: few seeds, short training and coarse sweeps, "
+            "so that every chapter runs in a minute or two on a laptop CPU. The paper-scale numbers come "
+            "from `make book PROFILE=paper`.",
+            "```",
+            "",
+        ]
+    status += [
+        "| chapter | profile | seeds | time (s) | device | threads | commit | torch | NumPy | executed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     total = 0.0
+    cpus = set()
     for name, nb in chapters:
         meta = nb.metadata.get("icl_book", {})
         total += float(meta.get("seconds", 0.0))
+        cpus.add(meta.get("cpu", "?"))
         status.append(
-            f"| {{doc}}`{name}` | {meta.get('profile', '?')} | {meta.get('seconds', '?')} | "
-            f"{meta.get('device', '?')} | {meta.get('date', '?')} |"
+            "| "
+            + " | ".join(
+                [f"{{doc}}`{name}`"]
+                + [_cell(meta.get(k, "?")) for k in ("profile", "n_seeds", "seconds", "device", "threads")]
+                + [f"`{_cell(meta.get('commit', '?'))}`"]
+                + [_cell(meta.get(k, "?")) for k in ("torch", "numpy", "date")]
+            )
+            + " |"
         )
-    status += ["", f"Total execution time: {total:.0f} s."]
+    status += [
+        "",
+        f"Total execution time: {total:.0f} s. CPU: {', '.join(sorted(cpus)) or '?'}. "
+        "Every chapter computes in float64, so that its printed numbers are the same on other CPUs.",
+    ]
     written = []
     for fname, text in (("scoreboard.md", lines), ("status.md", status)):
         path = os.path.join(book_dir, fname)

@@ -76,6 +76,9 @@ class Claims:
                 display({MIME: self.to_json()}, raw=True)
         except ImportError:  # pragma: no cover
             pass
+        from .export import save_json
+
+        save_json("claims", self.to_json())
         for c in self.items:  # the verdict first, so that it is seen in a narrow output column
             tag = "" if c.required else " (reported, not required)"
             print(f"{c.verdict:<3}  [{c.theorem}] {c.statement}{tag}\n     measured: {c.measured}")

@@ -110,7 +110,18 @@ def test_scoreboard_is_filled_from_the_claims_outputs(tmp_path):
     claims.check("Thm 9", "error falls", "0.010", True, figure="fig-x-error")
     claims.check("Thm 9", "slope matches", "-1.0", False, required=False)
     nb = nbformat.v4.new_notebook()
-    nb.metadata["icl_book"] = {"profile": "quick", "seconds": 12.3, "device": "cpu", "date": "today"}
+    nb.metadata["icl_book"] = {
+        "profile": "quick",
+        "seconds": 12.3,
+        "device": "cpu",
+        "date": "today",
+        "n_seeds": 5,
+        "threads": 2,
+        "commit": "abc123",
+        "torch": "2.13.0",
+        "numpy": "2.4.6",
+        "cpu": "Some CPU",
+    }
     cell = nbformat.v4.new_code_cell("claims.report()")
     cell.outputs = [nbformat.v4.new_output("display_data", data={MIME: claims.to_json()})]
     nb.cells = [nbformat.v4.new_markdown_cell("# A chapter"), cell]
@@ -121,7 +132,12 @@ def test_scoreboard_is_filled_from_the_claims_outputs(tmp_path):
     assert "| Thm 9 | error falls | 0.010 | yes | required | {numref}`Fig. {number} <fig-x-error>` |" in board
     assert "| Thm 9 | slope matches | -1.0 | **no** | reported |  |" in board
     status = (tmp_path / "status.md").read_text()
-    assert "| {doc}`09_x` | quick | 12.3 | cpu | today |" in status
+    assert "| {doc}`09_x` | quick | 5 | 12.3 | cpu | 2 | `abc123` | 2.13.0 | 2.4.6 | today |" in status
+    assert "built at the **quick** profile" in status and "CPU: Some CPU" in status
+    (tmp_path / "_extra" / "results" / "09_x").mkdir(parents=True)
+    (tmp_path / "_extra" / "results" / "09_x" / "claims.json").write_text("[]")
+    write_pages(str(tmp_path))
+    assert '<a href="../results/09_x/claims.json" download>claims.json</a>' in (tmp_path / "scoreboard.md").read_text()
 
 
 def test_claim_figure_names_are_validated():

@@ -1,0 +1,104 @@
+"""Statistics over seeds: power-law fits with bootstrap confidence intervals, seed counts.
+
+A chapter trains every point of a sweep with several seeds.  What it prints
+must not hinge on one chaotic run, so summaries are over seeds:
+
+* :func:`fit_power_law_ci` fits log y = slope log x + c (the exponents of
+  Theorem 1's T = Theta(alpha^{-2/3}), Theorem 3's Omega(R), Theorem 4's
+  T = Theta(alpha^{-2} ...) and Theorem 5's l_ts = Omega((alpha' tau^f)^{-2}))
+  and attaches a percentile-bootstrap interval obtained by resampling *seeds*
+  (each resample keeps a seed's whole curve, so the interval reflects the
+  spread between independent trainings);
+* :func:`count_reached` counts, per sweep point, the seeds that reached a target.
+
+The bootstrap draws come from NumPy's PCG64 with a fixed seed, which gives
+the same numbers on every machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["PowerLawFit", "fit_power_law_ci", "count_reached"]
+
+
+@dataclass(frozen=True)
+class PowerLawFit:
+    """A fitted exponent with its bootstrap interval (``lo``, ``hi``) at ``level``.
+
+    ``n_points`` finite (x, y) pairs entered the fit, from ``n_seeds`` seeds.
+    """
+
+    slope: float
+    intercept: float
+    lo: float
+    hi: float
+    level: float
+    n_points: int
+    n_seeds: int
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` lies inside the confidence interval."""
+        return bool(self.lo <= value <= self.hi)
+
+    def predict(self, x):
+        """The fitted power law exp(c) x^slope."""
+        return np.exp(self.intercept) * np.asarray(x, float) ** self.slope
+
+    def __str__(self) -> str:
+        return f"{self.slope:.2f} ({self.level:.0%} CI {self.lo:.2f} to {self.hi:.2f})"
+
+
+def _fit(logx, logy) -> tuple[float, float]:
+    if np.unique(logx).size < 2:
+        return float("nan"), float("nan")
+    slope, c = np.polyfit(logx, logy, 1)
+    return float(slope), float(c)
+
+
+def fit_power_law_ci(x, y, n_boot: int = 2000, level: float = 0.9, seed: int = 0) -> PowerLawFit:
+    """Least-squares fit of log y = slope log x + c with a bootstrap interval over seeds.
+
+    ``x`` (P,) are the sweep values; ``y`` (P, S) one measurement per sweep
+    point and seed; entries that are not finite and positive (a seed that never
+    reached a target, NaN) are left out of the fit -- the caller says so.
+    The interval is the ``level`` percentile interval of the slope over
+    ``n_boot`` resamples of the S seeds with replacement.  Fewer than two
+    distinct x values with a finite y give NaN everywhere.
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"parameter 'y' has shape {y.shape}: allowed (len(x), n_seeds) = ({x.shape[0]}, S)")
+    if not 0 < level < 1:
+        raise ValueError(f"parameter 'level' = {level!r} is invalid: allowed a number in (0, 1)")
+    ok = np.isfinite(y) & (y > 0) & (x[:, None] > 0)
+    X = np.broadcast_to(x[:, None], y.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logx, logy = np.log(X), np.log(y)
+    slope, c = _fit(logx[ok], logy[ok])
+    S = y.shape[1]
+    seeds_used = int(ok.any(axis=0).sum())
+    if not np.isfinite(slope):
+        return PowerLawFit(slope, c, float("nan"), float("nan"), level, int(ok.sum()), seeds_used)
+    rng = np.random.default_rng(seed)
+    slopes = []
+    for _ in range(n_boot):
+        pick = rng.integers(0, S, S)
+        k = ok[:, pick]
+        s, _ = _fit(logx[:, pick][k], logy[:, pick][k])
+        if np.isfinite(s):
+            slopes.append(s)
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(slopes, [tail, 100 - tail]) if slopes else (float("nan"), float("nan"))
+    return PowerLawFit(slope, c, float(lo), float(hi), level, int(ok.sum()), seeds_used)
+
+
+def count_reached(values, target: float, axis: int = -1) -> np.ndarray:
+    """How many seeds (entries along ``axis``) are finite and at most ``target``."""
+    v = np.asarray(values, float)
+    return (np.isfinite(v) & (v <= target)).sum(axis=axis)
