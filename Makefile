@@ -1,6 +1,7 @@
 # Provable In-Context Learning -- build and test commands.
 #   make book [PROFILE=quick|paper]   execute every chapter with papermill, build the book into _build/html
 #   make test                         unit tests, nbval on every chapter, .py/.ipynb pairing check
+#   make test-notebooks               nbval on every chapter only (CI repeats it under other numerics)
 #   make check-html                   browser check of every page of the built book, with screenshots
 #   make bench                        throughput benchmark (ensemble trainer vs a plain loop), chapter times
 #   make clean                        remove build output, executed chapters and the result cache
@@ -18,7 +19,7 @@ export PYTHONHASHSEED := 0
 export ICL_CACHE_DIR ?= $(CURDIR)/.icl_cache
 export ICL_PROGRESS ?= terminal
 
-.PHONY: book test env clean lint chapters sync bench check-html FORCE
+.PHONY: book test test-notebooks env clean lint chapters sync bench check-html FORCE
 .DELETE_ON_ERROR:
 
 book: $(STAMP) $(MATHJAX) chapters
@@ -54,6 +55,11 @@ $(MATHJAX):
 
 test: $(STAMP)
 	TQDM_DISABLE=1 $(BIN)/python -m pytest
+
+# The chapters' regression run alone (nbval), e.g. under another machine's numerics:
+#   MKL_CBWR=COMPATIBLE make test-notebooks    ATEN_CPU_CAPABILITY=default make test-notebooks
+test-notebooks: $(STAMP)
+	TQDM_DISABLE=1 $(BIN)/python -m pytest notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check icl_utils tests notebooks benchmarks

@@ -250,9 +250,10 @@ class InDomainProfile(_ChapterProfile):
     for every point of every sweep.  Sweeps: the task fraction
     (``fractions``), the training prompt length (``lengths`` x
     ``alphas_length``, trained ``T_length`` steps and tested at length
-    ``l_ts_length``) and the iterations needed to reach ``target_error`` on
-    unseen tasks (``alphas_speed``, at most ``T_speed`` steps, measured every
-    ``record_every_speed`` steps).
+    ``l_ts_length``) and the iterations needed to reach ``target_error`` above
+    the test prompts' guessing floor on unseen tasks (``alphas_speed``, at most
+    ``T_speed`` steps, measured every ``record_every_speed`` steps at test length
+    ``l_ts_length``).  The sweeps measure errors on ``n_eval_sweep`` prompts.
     """
 
     name: str
@@ -264,15 +265,16 @@ class InDomainProfile(_ChapterProfile):
     T_length: int = 300
     l_ts_length: int = 40
     alphas_speed: tuple = (0.3, 0.4, 0.6, 0.8, 1.0)
-    target_error: float = 0.05
+    target_error: float = 0.02
     T_speed: int = 1500
     record_every_speed: int = 5
+    n_eval_sweep: int = 1000
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self._check_common(ICLConfig)
         self._check_tuples(fractions=_frac, alphas_length=_frac, lengths=_length, alphas_speed=_frac)
-        for name in ("T_length", "l_ts_length", "T_speed", "record_every_speed"):
+        for name in ("T_length", "l_ts_length", "T_speed", "record_every_speed", "n_eval_sweep"):
             _length(name, getattr(self, name))
         check_float("target_error", self.target_error, 0.0, 0.5, lo_open=True, hi_open=True)
 
@@ -305,7 +307,7 @@ class OODProfile(_ChapterProfile):
     lengths_baseline: tuple = (6, 8, 10, 14, 20)
     alphas_baseline: tuple = (0.8, 0.6)
     n_eval_baseline: int = 150
-    target_error: float = 0.05
+    target_error: float = 0.02
 
     def __post_init__(self):
         self._check_common(ICLConfig)
@@ -429,47 +431,49 @@ def _cot_profiles():
 
 
 _OOD = {
-    "quick": dict(base=ICLConfig(T=400, n_eval=1000, record_every=10), n_seeds=3),
+    "quick": dict(base=ICLConfig(T=400, n_eval=1000, record_every=10), n_seeds=5),
     "paper": dict(
-        base=ICLConfig(T=1500, n_eval=4000, record_every=5),
+        base=ICLConfig(T=1500, n_eval=4000, record_every=10),  # chapter 1's reference runs (shared cache)
         n_seeds=10,
-        S1s=(0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.3, 1.6, 2.0),
-        lengths=(1, 2, 3, 4, 5, 7, 10, 13, 16, 20, 25, 30, 40, 50, 70, 100),
-        n_eval=4000,
+        S1s=(0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.3, 1.6, 2.0),  # a finer scan around S1 = 1
+        lengths=(1, 2, 3, 4, 5, 7, 10, 13, 16, 20, 25, 30, 40, 50, 70, 100),  # out to l_ts = 100
+        n_eval=4000,  # error resolution 0.00025 per model
         alphas_test=(0.4, 0.6, 0.8, 0.9, 1.0),
         record_every_mech=10,
         lengths_baseline=(6, 8, 10, 12, 14, 16, 18, 20),
-        n_eval_baseline=500,
-        target_error=0.02,
+        n_eval_baseline=500,  # 5000 prompts per point over 10 seeds: separates ICL from 1-NN
     ),
 }
 
 _IN_DOMAIN = {
     "quick": dict(
         base=ICLConfig(T=400, n_eval=1000, record_every=10),
-        n_seeds=3,
+        n_seeds=5,
         fractions=(0.2, 0.4, 0.6, 0.8),
         alphas_length=(0.2, 0.4, 0.8),
         lengths=(1, 2, 3, 5, 8, 13, 20),
-        T_length=400,
+        # at T = 400, 1 or 2 of 5 seeds at alpha = 0.2 had not left the initial plateau; at 800 all had
+        T_length=800,
         l_ts_length=40,
         alphas_speed=(0.3, 0.4, 0.5, 0.6, 0.8, 1.0),
-        target_error=0.05,
-        T_speed=400,
+        target_error=0.02,
+        T_speed=600,
         record_every_speed=5,
+        n_eval_sweep=500,  # error resolution 0.002, a tenth of eps
     ),
     "paper": dict(
-        base=ICLConfig(T=1500, n_eval=4000, record_every=5),
-        n_seeds=10,
+        base=ICLConfig(T=1500, n_eval=4000, record_every=10),  # 150 recorded points draw A-8..A-11
+        n_seeds=10,  # more seeds: medians and bootstrap intervals that one run cannot move
         fractions=(0.2, 0.4, 0.6, 0.8),
-        alphas_length=(0.1, 0.2, 0.4, 0.8),
-        lengths=(1, 2, 3, 4, 5, 7, 10, 13, 16, 20, 25, 30),
-        T_length=1000,
-        l_ts_length=60,
-        alphas_speed=(0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+        alphas_length=(0.1, 0.2, 0.4, 0.8),  # alpha = 0.1 adds a point where 1/alpha = 10
+        lengths=(1, 2, 3, 4, 5, 7, 10, 13, 16, 20, 25, 30),  # a finer grid around every 1/alpha
+        T_length=2000,  # alpha = 0.1 leaves the plateau later (Theorem 1: T grows as alpha shrinks)
+        l_ts_length=60,  # floor (1 - alpha'/2)^l_ts / 2 = 0.023 at alpha' = 0.1, below 0.001 from 0.2 on
+        alphas_speed=(0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),  # a wider range of alpha to fit
         target_error=0.02,
-        T_speed=1500,
-        record_every_speed=2,
+        T_speed=1500,  # alpha = 0.2 needs more iterations
+        record_every_speed=5,
+        n_eval_sweep=2000,  # error resolution 0.0005 per seed
     ),
 }
 

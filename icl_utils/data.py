@@ -35,6 +35,7 @@ __all__ = [
     "split_tasks",
     "sample_prompt_indices",
     "embed",
+    "guess_floor",
 ]
 
 # Independent random streams derived from one seed (numpy's SeedSequence).
@@ -307,3 +308,18 @@ def embed(mu, nu, q, kappa, idx: PromptIndices, noise: torch.Tensor | None = Non
     y = idx.label[..., None] * q.view(E, 1, 1, -1)
     y = torch.cat([y[..., :-1, :], torch.zeros_like(y[..., -1:, :])], dim=-2)
     return torch.cat([x, y], dim=-1)
+
+
+def guess_floor(alpha_test: float, l_ts: int) -> float:
+    """The error no model can avoid on Part I test prompts: (1 - alpha'/2)^l_ts / 2.
+
+    Each context example shares the query's relevant pattern with probability
+    alpha'/2 (the query carries mu_a or mu_b, and each of those has probability
+    alpha'/2), so with probability (1 - alpha'/2)^l_ts no example does; the
+    other examples' labels are fair coins independent of z, and the best a
+    model can do on such a prompt is guess (error 1/2).  Theorem 1's l_ts >= 1/alpha'
+    keeps this floor bounded; chapters test "error O(eps)" as error <= eps + floor.
+    """
+    check_float("alpha_test", alpha_test, 0.0, 1.0, lo_open=True)
+    check_int("l_ts", l_ts, 1, allowed="integers >= 1")
+    return 0.5 * (1.0 - alpha_test / 2.0) ** l_ts

@@ -69,6 +69,7 @@ def train_runs(
     cache: bool = True,
     max_ensemble: int = 64,
     snapshots: bool = False,
+    probes: bool = True,
 ) -> list[dict]:
     """Train every configuration and return its results, in input order.
 
@@ -78,9 +79,10 @@ def train_runs(
     results are stored as soon as its ensemble finishes, so an interrupted
     sweep resumes with the configurations that are still missing.  With
     ``snapshots``, every result also holds the weights at each recorded
-    iteration (see :func:`icl_utils.training.train_ensemble`).
+    iteration; with ``probes=False`` only the errors and losses are recorded
+    (see :func:`icl_utils.training.train_ensemble`).
     """
-    kind = KIND_TRAIN + ("+snapshots" if snapshots else "")
+    kind = KIND_TRAIN + ("+snapshots" if snapshots else "") + ("" if probes else "+errors")
     configs = list(configs)
     for c in configs:
         if not isinstance(c, ICLConfig):
@@ -97,7 +99,9 @@ def train_runs(
     batches = [g[k : k + max_ensemble] for g in groups.values() for k in range(0, len(g), max_ensemble)]
     for bi, members in enumerate(batches):
         label = f"{desc} [{bi + 1}/{len(batches)}]" if len(batches) > 1 else desc
-        trained = train_ensemble([configs[i] for i in members], device, progress, label, snapshots=snapshots)
+        trained = train_ensemble(
+            [configs[i] for i in members], device, progress, label, snapshots=snapshots, probes=probes
+        )
         for i, r in zip(members, trained):
             results[i] = r
             if cache:

@@ -11,6 +11,7 @@ __all__ = [
     "mean_band",
     "mark_threshold",
     "draw_slope",
+    "fit_band",
     "embedding_scatter",
     "plain_log_ticks",
     "THEORY_COLOR",
@@ -40,14 +41,15 @@ def set_theme() -> None:
     )
 
 
-def mean_band(ax, x, Y, label=None, color=None, spread="minmax", **kw):
-    """Plot the mean over the first axis of ``Y`` (runs x points) with a shaded spread.
+def mean_band(ax, x, Y, label=None, color=None, spread="minmax", center="mean", **kw):
+    """Plot the mean (or ``center="median"``) over the first axis of ``Y`` (runs x points)
+    with a shaded spread.
 
     ``spread`` is ``"minmax"`` (the range over runs) or ``"std"`` (one
     standard deviation).  NaNs are ignored.  Returns the line.
     """
     Y = np.asarray(Y, float)
-    mean = np.nanmean(Y, axis=0)
+    mean = np.nanmedian(Y, axis=0) if center == "median" else np.nanmean(Y, axis=0)
     if spread == "std":
         sd = np.nanstd(Y, axis=0)
         lo, hi = mean - sd, mean + sd
@@ -72,6 +74,20 @@ def draw_slope(ax, x, slope, through, label, color=THEORY_COLOR, **kw):
     style = dict(color=color, linestyle=":", linewidth=1.5, label=label)
     style.update(kw)
     return ax.plot(x, y0 * (x / x0) ** slope, **style)[0]
+
+
+def fit_band(ax, fit, x, color="tab:orange", label="fit"):
+    """A fitted power law (:class:`icl_utils.stats.PowerLawFit`) on log-log axes with its
+    bootstrap interval: the band between the laws of slopes ``fit.lo`` and ``fit.hi``
+    through the fitted value at the geometric mean of ``x``.  Returns the line."""
+    x = np.asarray(x, float)
+    grid = np.geomspace(x.min(), x.max(), 50)
+    x0 = np.exp(np.log(x).mean())
+    y0 = float(fit.predict(x0))
+    (line,) = ax.plot(grid, fit.predict(grid), color=color, label=f"{label}: slope {fit}")
+    lo, hi = y0 * (grid / x0) ** fit.lo, y0 * (grid / x0) ** fit.hi
+    ax.fill_between(grid, np.minimum(lo, hi), np.maximum(lo, hi), color=color, alpha=0.18, linewidth=0)
+    return line
 
 
 def embedding_scatter(ax, angle, norm, iters, marker="o", label=None, cmap="viridis", **kw):

@@ -33,7 +33,7 @@ from .data import (
     split_tasks,
 )
 from .model import Params, forward, forward_indexed, hinge_loss, init_params
-from .probes import probe_all, wov_embeddings
+from .probes import classification_error, probe_all, wov_embeddings
 
 __all__ = [
     "get_device",
@@ -203,7 +203,9 @@ def sgd_loop(weights, lr, T: int, record_every: int, chunk_steps: int, draw, los
     return iters, hist
 
 
-def train_ensemble(configs, device=None, progress=None, desc: str = "training", snapshots: bool = False) -> list[dict]:
+def train_ensemble(
+    configs, device=None, progress=None, desc: str = "training", snapshots: bool = False, probes: bool = True
+) -> list[dict]:
     """Train one Eq. 7 model per configuration, all at once; return one result dict per model.
 
     Each result holds numpy arrays: ``iters`` (R,) the recorded iterations;
@@ -218,6 +220,9 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "training", 
     ``weights``; and the task split sizes.  With ``snapshots``, the weights at
     every recorded iteration too, under ``snapshots`` (each (R, ...)).
     ``progress`` shows a progress bar (``None``: unless ``TQDM_DISABLE`` is set).
+    With ``probes=False`` only the errors and losses are recorded (computed in
+    pattern space, without dense prompts): what a sweep needs, at a fraction of
+    the cost.
     """
     configs = list(configs)
     _check_compatible(configs)
@@ -250,7 +255,22 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "training", 
 
     records: dict[str, list] = {}
 
+    def record_errors():
+        with torch.no_grad():
+            for name in ("seen", "unseen"):
+                idx, noise, has = ev[name]
+                if ref.noise_std == 0 and all(c.noise_std == 0 for c in configs):
+                    out = forward_indexed(params, mu, nu, q, kappa, idx)
+                else:
+                    out = forward(params, embed(mu, nu, q, kappa, idx, noise))
+                z = idx.label[..., -1]
+                nan = torch.full((E,), float("nan"), device=dev)
+                records.setdefault(f"err_{name}", []).append(torch.where(has, classification_error(out, z), nan))
+                records.setdefault(f"loss_{name}", []).append(torch.where(has, hinge_loss(out, z), nan))
+
     def record():
+        if not probes:
+            return record_errors()
         with torch.no_grad():
             parts: dict[str, list] = {}
             # Dense prompts are built for a few members at a time, to bound memory on large ensembles.

@@ -165,3 +165,16 @@ def test_ood_prompts_have_the_requested_fraction_and_stay_out_of_the_idi_span(al
     same = (idx.pattern[:, :-1] == idx.pattern[:, -1:]).float().mean().item()
     assert abs(same - alpha_test / 2) < 0.01
     assert int(idx.pattern.max()) < o.M1 and int(idx.irrelevant.max()) < o.M2
+
+
+def test_guess_floor_is_half_the_probability_of_no_same_pattern_example():
+    from icl_utils.data import guess_floor
+
+    alpha, l = 0.3, 6
+    tasks = torch.tensor([[0, 1], [2, 3]])
+    idx = sample_prompt_indices(tasks, alpha, l, 20000, 6, 12, make_generator(3, "probe"))
+    none = (idx.pattern[:, :-1] != idx.pattern[:, -1:]).all(1).double().mean().item()
+    assert abs(none / 2 - guess_floor(alpha, l)) < 0.01
+    assert guess_floor(1.0, 1) == 0.25
+    with pytest.raises(ValueError, match="'alpha_test'"):
+        guess_floor(0.0, 5)
