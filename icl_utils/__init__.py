@@ -32,7 +32,7 @@ import torch
 DTYPE = torch.float64
 torch.set_default_dtype(DTYPE)
 
-from . import (
+from . import (  # noqa: E402 - after the dtype is set
     baselines,
     cache,
     claims,
@@ -48,8 +48,8 @@ from . import (
     training,
     transitions,
 )
-from .config import ICLConfig, get_profile
-from .training import get_device, train_ensemble
+from .config import ICLConfig, get_profile  # noqa: E402
+from .training import get_device, train_ensemble  # noqa: E402
 
 __version__ = "0.1.0"
 
