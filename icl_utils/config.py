@@ -19,6 +19,8 @@ import numbers
 import os
 from dataclasses import dataclass, fields
 
+import torch
+
 __all__ = [
     "ICLConfig",
     "TestConfig",
@@ -36,7 +38,9 @@ __all__ = [
     "check_list",
     "check_configs",
     "check_generator",
+    "check_tensor",
     "check_memory",
+    "largest",
 ]
 
 PROFILE_NAMES = ("quick", "paper")
@@ -46,6 +50,10 @@ def _short(value, limit=80) -> str:
     """``repr(value)``, cut to ``limit`` characters (tensors, arrays and long lists stay readable)."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" or word.startswith(("ICL", "MPS")) else "a"
 
 
 def _fail(name, value, allowed):
@@ -112,7 +120,7 @@ def check_instance(name, value, cls, what=None):
     """Validate that ``value`` is a ``cls`` (a type or a tuple of types)."""
     if not isinstance(value, cls):
         names = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
-        _wrong_type(name, value, what or f"a {names}")
+        _wrong_type(name, value, what or f"{_article(names)} {names}")
     return value
 
 
@@ -145,10 +153,17 @@ def check_configs(configs, cls, name="configs"):
     return configs
 
 
+def check_tensor(name, value, ndim=None):
+    """Validate a ``torch.Tensor`` (with ``ndim`` dimensions, an int or a tuple of allowed ones)."""
+    if not isinstance(value, torch.Tensor):
+        _wrong_type(name, value, "a torch.Tensor")
+    if ndim is not None and value.ndim not in (ndim if isinstance(ndim, tuple) else (ndim,)):
+        raise ValueError(f"parameter {name!r} has shape {tuple(value.shape)}: allowed {ndim} dimensions")
+    return value
+
+
 def check_generator(name, generator, optional=True):
     """Validate a ``torch.Generator`` (or None, torch's global generator, when ``optional``)."""
-    import torch
-
     if generator is None and optional:
         return generator
     if not isinstance(generator, torch.Generator):
@@ -164,24 +179,35 @@ def memory_bytes() -> int | None:
         return None
 
 
-def check_memory(terms: dict, what: str) -> None:
+def check_memory(terms, what: str) -> None:
     """Reject a request that cannot fit in memory, before any work starts.
 
-    ``terms`` maps a parameter name to ``(value, bytes)``: the memory that parameter
-    drives (an estimate of the arrays it sizes).  When their sum exceeds the machine's
-    physical memory, the parameter with the largest share is named.
+    ``terms`` holds ``(name, value, bytes)`` triples: the memory (an estimate of the
+    arrays it sizes) that parameter ``name`` = ``value`` drives; see :func:`largest`
+    for arrays sized by several parameters.  When the sum exceeds the machine's
+    physical memory, a ValueError names the parameter with the largest share.
     """
     limit = memory_bytes()
-    total = sum(b for _, b in terms.values())
+    share: dict = {}
+    for name, value, nbytes in terms:
+        share[name] = (value, share.get(name, (value, 0))[1] + nbytes)
+    total = sum(b for _, b in share.values())
     if limit is None or total <= limit:
         return
-    name = max(terms, key=lambda k: terms[k][1])
+    name = max(share, key=lambda k: share[k][1])
     _fail(
         name,
-        terms[name][0],
-        f"values for which {what} fits in memory (about {total / 2**30:.4g} GiB needed, "
-        f"{limit / 2**30:.4g} GiB on this machine)",
+        share[name][0],
+        f"values that fit in memory: {what} would need about {total / 2**30:.4g} GiB, "
+        f"this machine has {limit / 2**30:.4g} GiB",
     )
+
+
+def largest(nbytes: int, **sizes) -> tuple:
+    """A :func:`check_memory` term for an array of ``nbytes`` sized by several parameters
+    (e.g. ``n_eval`` prompts of ``l_ts + 1`` columns): it is charged to the largest size."""
+    name = max(sizes, key=sizes.get)
+    return (name, sizes[name], nbytes)
 
 
 class _Fields:
@@ -349,7 +375,8 @@ class _ChapterProfile(_Fields):
 
     def _check_common(self, base_type) -> None:
         if not isinstance(self.base, base_type):
-            raise ValueError(f"parameter 'base' = {_short(self.base)} is invalid: allowed a {base_type.__name__}")
+            cls = base_type.__name__
+            raise ValueError(f"parameter 'base' = {_short(self.base)} is invalid: allowed {_article(cls)} {cls}")
         self._check("n_seeds", check_int, 1, allowed="integers >= 1")
 
     def _check_tuples(self, **checks) -> None:

@@ -29,7 +29,18 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import _fail, check_bool, check_float, check_generator, check_instance, check_int, check_list
+from .config import (
+    _fail,
+    check_bool,
+    check_float,
+    check_generator,
+    check_instance,
+    check_int,
+    check_list,
+    check_memory,
+    check_tensor,
+    largest,
+)
 
 __all__ = [
     "CoTWorld",
@@ -77,6 +88,7 @@ def make_cot_world(M: int, K: int, d: int | None = None, basis: bool = True, gen
     check_int("K", K, 1, allowed="integers >= 1")
     d = M + K if d is None else d
     check_int("d", d, M + K, allowed=f"integers >= M + K = {M + K}")
+    check_memory([("d", d, 3 * 8 * d * d)], "the patterns")
     if not check_bool("basis", basis):
         check_generator("generator", generator)
     if basis:
@@ -94,6 +106,7 @@ def sample_steps(n: int, K: int, M: int, generator) -> torch.Tensor:
     check_int("K", K, 1, allowed="integers >= 1")
     check_int("M", M, 2, allowed="integers >= 2")
     check_generator("generator", generator)
+    check_memory([largest(4 * 8 * n * K * M, n=n, K=K, M=M)], "the tasks")
     return torch.argsort(torch.rand(n, K, M, generator=generator), dim=-1)
 
 
@@ -162,6 +175,7 @@ def _check_prompt_args(steps, alpha, l, k, generator=None, transitions=None) -> 
     alpha = check_float("alpha", alpha, 0.0, 1.0, lo_open=True)
     check_int("l", l, 1, allowed="integers >= 1")
     check_generator("generator", generator)
+    check_memory([("l", l, 8 * 8 * n * (l + 1) * K)], "the prompts")
     if isinstance(k, torch.Tensor):
         if k.shape != (n,) or k.is_floating_point():
             raise ValueError(
@@ -269,6 +283,8 @@ def embed_cot(world: CoTWorld, prompts: CoTPrompts) -> torch.Tensor:
     code of the step they stand for (history slots sit at positions whose
     index mod K is already j - 1; the query column gets c_{k-1} explicitly).
     """
+    check_instance("world", world, CoTWorld)
+    check_instance("prompts", prompts, CoTPrompts)
     n, L = prompts.inp.shape
     K, d = world.K, world.d
     zero = torch.zeros(1, d)
@@ -314,6 +330,7 @@ def init_cot_params(d: int, qk_init: float, v_std: float, generators) -> CoTPara
         lambda n, g: check_generator(n, g, optional=False),
         "a non-empty list of torch.Generator (one per member)",
     )
+    check_memory([("d", d, 8 * len(generators) * 3 * 3 * 4 * d * d)], "the weights")
     E = len(generators)
     eye = torch.eye(2 * d).expand(E, 2 * d, 2 * d)
     W_V = torch.stack([torch.randn(d, 2 * d, generator=g) for g in generators]) * v_std
@@ -368,6 +385,8 @@ def forward_literal(params: CoTParams, P: torch.Tensor, valid: torch.Tensor) -> 
 
 def squared_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """1/2 ||z - f||^2 averaged over prompts: (E,).  ``target`` (E, n, d) or (n, d)."""
+    check_tensor("out", out)
+    check_tensor("target", target)
     return 0.5 * ((out - target) ** 2).sum(-1).mean(-1)
 
 
@@ -383,6 +402,9 @@ def forward_indexed(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, mul
     ``mult`` (same shape as ``prompts.inp``): how many times each column occurs
     (:func:`sample_counted_prompts`); attention is then over the repeated columns.
     """
+    check_instance("params", params, CoTParams)
+    check_instance("world", world, CoTWorld)
+    check_instance("prompts", prompts, CoTPrompts)
     M, K, d = world.M, world.K, world.d
     E = params.E
     r = 2 * M + K

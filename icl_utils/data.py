@@ -23,7 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import _fail, check_float, check_generator, check_instance, check_int, check_memory
+from .config import (
+    _fail,
+    check_float,
+    check_generator,
+    check_instance,
+    check_int,
+    check_memory,
+    check_tensor,
+    largest,
+)
 
 __all__ = [
     "World",
@@ -111,6 +120,7 @@ def make_world(M1: int, M2: int, d_X: int, d_Y: int, kappa: float, generator: to
     check_int("d_Y", d_Y, 1, allowed="integers >= 1")
     check_float("kappa", kappa, 0.0, 1.0, hi_open=True)
     check_generator("generator", generator)
+    check_memory([("d_X", d_X, 3 * 8 * d_X * d_X), ("d_Y", d_Y, 3 * 8 * d_Y)], "the patterns")
     g = torch.randn(d_X, d_X, generator=generator, dtype=torch.float64)
     Q, R = torch.linalg.qr(g)
     Q = Q * torch.sign(torch.diagonal(R))
@@ -166,6 +176,7 @@ def make_ood_world(
 def all_tasks(M1: int) -> torch.Tensor:
     """All M1 (M1 - 1) tasks (a, b), a != b, as a (|T|, 2) long tensor."""
     check_int("M1", M1, 2, allowed="integers >= 2")
+    check_memory([("M1", M1, 200 * M1 * M1)], "the list of tasks")
     return torch.tensor([(a, b) for a in range(M1) for b in range(M1) if a != b], dtype=torch.long)
 
 
@@ -183,6 +194,7 @@ def split_tasks(M1: int, task_fraction: float, generator: torch.Generator) -> tu
     check_int("M1", M1, 2, allowed="integers >= 2")
     check_float("task_fraction", task_fraction, 0.0, 1.0, lo_open=True)
     check_generator("generator", generator)
+    check_memory([("M1", M1, 200 * M1 * M1)], "the list of tasks")
     r = max(1, math.ceil(task_fraction * (M1 - 1) - 1e-9))
     shifts = (torch.randperm(M1 - 1, generator=generator)[:r] + 1).tolist()
     train = {(i, (i + s) % M1) for s in shifts for i in range(M1)}
@@ -289,7 +301,7 @@ def sample_prompt_indices(
     check_generator("generator", generator)
     g = generator
     if out is None:
-        check_memory({"n": (n, 3 * 8 * n * (l + 1)), "l": (l, 0)}, "the prompts")
+        check_memory([largest(3 * 8 * n * (l + 1), n=n, l=l), ("M1", M1, 3 * 8 * tasks.shape[0] * M1)], "the prompts")
         out = PromptIndices(
             pattern=torch.empty(n, l + 1, dtype=torch.long),
             irrelevant=torch.empty(n, l + 1, dtype=torch.long),
@@ -324,6 +336,9 @@ def embed(mu, nu, q, kappa, idx: PromptIndices, noise: torch.Tensor | None = Non
     (E, n, l + 1).  x_i = mu[pattern_i] + kappa nu[irrelevant_i] (+ noise),
     y_i = label_i q, and the query's y is 0.
     """
+    for name, t in (("mu", mu), ("nu", nu), ("q", q), ("kappa", kappa)):
+        check_tensor(name, t)
+    check_instance("idx", idx, PromptIndices)
     E = mu.shape[0]
     e = torch.arange(E, device=mu.device).view(E, 1, 1)
     x = mu[e, idx.pattern] + kappa.view(E, 1, 1, 1) * nu[e, idx.irrelevant]

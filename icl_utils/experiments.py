@@ -34,6 +34,7 @@ from .config import (
     check_int,
     check_list,
     check_memory,
+    largest,
 )
 from .data import PromptIndices, all_tasks, make_generator, make_ood_world, sample_prompt_indices
 from .model import Params, forward_indexed, hinge_loss
@@ -159,6 +160,7 @@ def _check_results(results, name="results") -> list:
 def stack(results, key: str) -> np.ndarray:
     """One record of several runs stacked on a leading axis."""
     results = check_list("results", results, what="a non-empty list of results")
+    check_instance("key", key, str)
     for r in results:
         if not isinstance(r, dict) or key not in r:
             have = sorted(r) if isinstance(r, dict) else type(r).__name__
@@ -169,16 +171,20 @@ def stack(results, key: str) -> np.ndarray:
 def iterations_to_target(result: dict, target: float, key: str = "err_unseen") -> float:
     """First recorded iteration at which ``result[key] <= target`` (NaN if never)."""
     target = check_float("target", target, allowed="finite numbers")
-    if not isinstance(result, dict) or key not in result or "iters" not in result:
-        have = sorted(result) if isinstance(result, dict) else type(result).__name__
-        raise ValueError(f"parameter 'key' = {key!r} is invalid: allowed a record of the result, {have}")
+    if not isinstance(result, dict) or "iters" not in result:
+        raise ValueError(f"parameter 'result' = {result!r:.60} is invalid: allowed one result of train_runs")
+    if not isinstance(key, str) or key not in result:
+        raise ValueError(f"parameter 'key' = {key!r} is invalid: allowed a record of the result, {sorted(result)}")
     hit = np.nonzero(np.asarray(result[key]) <= target)[0]
     return float(result["iters"][hit[0]]) if hit.size else float("nan")
 
 
 def fit_power_law(x, y) -> tuple[float, float]:
     """Least-squares fit of log y = slope log x + c over finite points; returns (slope, c)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
+    try:
+        x, y = np.asarray(x, float), np.asarray(y, float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"parameters 'x' and 'y' are not lists of numbers ({err})") from None
     if x.ndim != 1 or y.shape != x.shape:
         raise ValueError(f"parameters 'x' and 'y' have shapes {x.shape} and {y.shape}: allowed two lists of one length")
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
@@ -206,7 +212,9 @@ def test_prompts(config: ICLConfig | dict, test: TestConfig):
     """
     cfg = _config_of(config)
     check_instance("test", test, TestConfig)
-    check_memory({"n_eval": (test.n_eval, 3 * 8 * test.n_eval * (test.l_ts + 1))}, "the test prompts")
+    check_memory(
+        [largest(3 * 8 * test.n_eval * (test.l_ts + 1), n_eval=test.n_eval, l_ts=test.l_ts)], "the test prompts"
+    )
     member = setup_member(cfg)
     if test.S1 is None:
         world = member.world
@@ -240,6 +248,16 @@ def _config_of(config) -> ICLConfig:
     if unknown:
         raise ValueError(f"unknown ICLConfig parameter(s) {sorted(unknown)} in parameter 'config'")
     return ICLConfig(**config)
+
+
+def _check_config_list(configs, E: int) -> list:
+    """The configurations (ICLConfig or their dicts) of an ensemble of E models."""
+    if isinstance(configs, (ICLConfig, dict)):
+        raise ValueError(f"parameter 'configs' = {configs!r:.60} is invalid: allowed a list of {E} configurations")
+    configs = list(check_list("configs", configs, what=f"a list of {E} configurations"))
+    if len(configs) != E:
+        raise ValueError(f"parameter 'configs' has {len(configs)} entries for an ensemble of {E} models")
+    return configs
 
 
 def _check_at(results, at) -> None:
@@ -288,11 +306,11 @@ def evaluate_params(params: Params, configs, test: TestConfig | None = None, dev
     ``params`` (for instance a pruned one) whose members were trained with
     ``configs``, under ``test`` (or on a prepared :func:`test_batch`): arrays of shape (E,)."""
     check_instance("params", params, Params)
-    configs = list(configs)
-    if len(configs) != params.E:
-        raise ValueError(f"parameter 'configs' has {len(configs)} entries for an ensemble of {params.E} models")
+    configs = _check_config_list(configs, params.E)
     if batch is None and test is None:
         raise ValueError("parameter 'test' = None is invalid: allowed a TestConfig (or a prepared 'batch')")
+    if batch is not None and (not isinstance(batch, tuple) or len(batch) != 5):
+        raise ValueError("parameter 'batch' is invalid: allowed the (mu, nu, q, kappa, idx) of test_batch, or None")
     dev = get_device(device)
     mu, nu, q, kappa, idx = batch if batch is not None else test_batch(configs, test, dev)
     with torch.no_grad():
@@ -389,9 +407,7 @@ def pruning_curve(
     rates = check_list("rates", rates, lambda n, r: check_float(n, r, 0.0, 1.0, hi_open=True))
     for r in rates:
         pruning.n_pruned(params.m, r)  # leaves a neuron
-    configs = list(configs)
-    if len(configs) != params.E:
-        raise ValueError(f"parameter 'configs' has {len(configs)} entries for an ensemble of {params.E} models")
+    configs = _check_config_list(configs, params.E)
     out = {k: np.zeros((len(rates), params.E)) for k in ("err", "loss", "margin")}
     batch = test_batch(configs, test, device)
     for i, rate in enumerate(rates):

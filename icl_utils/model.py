@@ -21,7 +21,8 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from .config import check_float, check_generator, check_instance, check_int, check_list
+from .config import check_float, check_generator, check_instance, check_int, check_list, check_memory, check_tensor
+from .data import PromptIndices
 
 __all__ = ["Params", "init_params", "forward", "forward_indexed", "forward_literal", "attention", "hinge_loss"]
 
@@ -86,6 +87,9 @@ def init_params(d: int, m: int, qkv_init: float, o_init_std: float, generators, 
         generators,
         lambda n, g: check_generator(n, g, optional=False),
         "a non-empty list of torch.Generator (one per member)",
+    )
+    check_memory(
+        [("d", d, 8 * len(generators) * 3 * 3 * d * d), ("m", m, 8 * len(generators) * 3 * m * d)], "the weights"
     )
     if device is not None:
         from .training import get_device
@@ -184,6 +188,10 @@ def forward_indexed(params: Params, mu, nu, q, kappa, idx, return_attention: boo
     never (E, n, l + 1, d): this is what makes the ensemble trainer fast.
     ``mu`` (E, M1, d_X), ``nu`` (E, M2, d_X), ``q`` (E, d_Y), ``kappa`` (E,).
     """
+    check_instance("params", params, Params)
+    for name, t in (("mu", mu), ("nu", nu), ("q", q), ("kappa", kappa)):
+        check_tensor(name, t)
+    check_instance("idx", idx, PromptIndices)
     E, n, L = idx.pattern.shape
     M1, M2, d_X = mu.shape[1], nu.shape[1], mu.shape[2]
     r = M1 + M2 + 1
@@ -230,7 +238,7 @@ def forward_literal(params: Params, P: torch.Tensor) -> torch.Tensor:
 
 def hinge_loss(out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Eq. 8's per-prompt loss max(0, 1 - z F), averaged over prompts: shape (E,)."""
-    if z.shape != out.shape:
+    if not isinstance(out, torch.Tensor) or not isinstance(z, torch.Tensor) or z.shape != out.shape:
         from .probes import _check_same_shape
 
         _check_same_shape("z", z, out)

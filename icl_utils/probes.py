@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from .config import check_instance, check_tensor
 from .data import PromptIndices
 from .model import Params, attention, forward
 
@@ -40,8 +41,10 @@ def classification_error(out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 def _check_same_shape(name, t, ref) -> None:
     """``t`` must broadcast to ``ref``'s shape without changing it."""
-    if t.shape == ref.shape:
+    if isinstance(t, torch.Tensor) and isinstance(ref, torch.Tensor) and t.shape == ref.shape:
         return
+    check_tensor("out" if name != "out" else "ref", ref)
+    check_tensor(name, t)
     try:
         ok = torch.broadcast_shapes(t.shape, ref.shape) == ref.shape
     except RuntimeError:
@@ -57,6 +60,8 @@ def attention_concentration(attn: torch.Tensor, idx: PromptIndices) -> dict:
     means a context column whose relevant pattern is the query's.  Returns
     means over prompts, each of shape (E,); the three sum to 1.
     """
+    check_tensor("attn", attn)
+    check_instance("idx", idx, PromptIndices)
     if tuple(attn.shape) != tuple(idx.pattern.shape):
         raise ValueError(
             f"parameter 'attn' has shape {tuple(attn.shape)}: allowed the prompts' shape {tuple(idx.pattern.shape)}"
@@ -80,6 +85,10 @@ def attention_magnitudes(params: Params, P: torch.Tensor, idx: PromptIndices, mu
     query's pattern.  ``mu`` (E, M1, d_X) holds each member's relevant patterns.
     Returns means over prompts, each of shape (E,).
     """
+    check_instance("params", params, Params)
+    check_tensor("P", P)
+    check_instance("idx", idx, PromptIndices)
+    check_tensor("mu", mu)
     if P.ndim != 4 or tuple(P.shape[:3]) != tuple(idx.pattern.shape):
         raise ValueError(
             f"parameter 'P' has shape {tuple(P.shape)}: allowed (E, n, l + 1, d) over the prompts "
@@ -121,6 +130,9 @@ def wov_embeddings(params: Params, mu_bar: torch.Tensor, q: torch.Tensor) -> dic
     label part to q and its norm.  Proposition 2 predicts feature angles
     near 0, and label angles near 0 for a_i > 0 and near 180 for a_i < 0.
     """
+    check_instance("params", params, Params)
+    check_tensor("mu_bar", mu_bar)
+    check_tensor("q", q)
     E, d = params.W_V.shape[0], params.W_V.shape[-1]
     if mu_bar.ndim != 2 or q.ndim != 2 or mu_bar.shape[0] != E or q.shape[0] != E or mu_bar.shape[1] + q.shape[1] != d:
         raise ValueError(

@@ -35,6 +35,8 @@ from .config import (
     check_int,
     check_list,
     check_memory,
+    check_tensor,
+    largest,
 )
 from .cot import (
     CoTParams,
@@ -160,6 +162,8 @@ def decode(out: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
     pattern: it never equals a correct step, so it counts as an error (and, fed back
     as a CoT step, embeds as a zero half).
     """
+    check_tensor("out", out)
+    check_tensor("patterns", patterns, 2)
     if out.shape[-1] != patterns.shape[-1]:
         raise ValueError(
             f"parameter 'out' has shape {tuple(out.shape)}: allowed (..., d = {patterns.shape[-1]}), "
@@ -175,12 +179,12 @@ def _check_run_size(c: CoTConfig, E: int) -> None:
     prompt chunk, ``d`` the weights."""
     L, Lc, R = (c.l_tr + 1) * c.K, (c.M + 1) * c.K, c.T // c.record_every + 2
     check_memory(
-        {
-            "T": (c.T, 3 * 8 * E * (c.T + 5 * R) + 100 * R),
-            "n_eval": (c.n_eval, 8 * E * c.n_eval * (L * (4 + 3 * 2 * c.d) + c.K + 2)),
-            "B": (c.B, 8 * E * c.B * (CHUNK_STEPS * (Lc * 5 + c.K + 2) + Lc * (2 * c.M + c.K) * 4)),
-            "d": (c.d, 8 * E * 3 * (3 * 4 * c.d * c.d)),
-        },
+        [
+            ("T", c.T, 3 * 8 * E * (c.T + 5 * R) + 100 * R),
+            largest(8 * E * c.n_eval * (L * (4 + 3 * 2 * c.d) + c.K + 2), n_eval=c.n_eval, l_tr=c.l_tr),
+            ("B", c.B, 8 * E * c.B * (CHUNK_STEPS * (Lc * 5 + c.K + 2) + Lc * (2 * c.M + c.K) * 4)),
+            ("d", c.d, 8 * E * 3 * (3 * 4 * c.d * c.d)),
+        ],
         f"an ensemble of {E} run(s) (T = {c.T}, record_every = {c.record_every}, n_eval = {c.n_eval}, B = {c.B})",
     )
 
@@ -340,7 +344,7 @@ def _check_inference_args(params, world, prompts, patterns, shared=False) -> Non
         )
     if params.W_V.shape[1] != world.d:
         raise ValueError(f"parameter 'params' has d = {params.W_V.shape[1]}: 'world' has d = {world.d}")
-    if patterns is not None and (patterns.ndim != 2 or patterns.shape[1] != world.d):
+    if patterns is not None and (check_tensor("patterns", patterns).ndim != 2 or patterns.shape[1] != world.d):
         raise ValueError(f"parameter 'patterns' has shape {tuple(patterns.shape)}: allowed (M', d = {world.d})")
 
 
@@ -421,6 +425,9 @@ def test_tasks(n_tasks: int, K: int, M: int, tau: float, condition1: bool, seed:
     from .transitions import build_transitions
 
     check_int("n_tasks", n_tasks, 1, allowed="integers >= 1")
+    check_int("K", K, 1, allowed="integers >= 1")
+    check_int("M", M, 2, allowed="integers >= 2")
+    check_memory([largest(8 * n_tasks * K * M * (4 + M), n_tasks=n_tasks, K=K, M=M)], "the tasks")
     check_float("tau", tau, 0.0, 1.0, lo_open=True)
     check_bool("condition1", condition1)
     g = make_generator(seed, "ood")
@@ -455,6 +462,9 @@ def test_errors(
     check_float("alpha_test", alpha_test, 0.0, 1.0, lo_open=True)
     check_int("l_ts", l_ts, 1, allowed="integers >= 1")
     check_int("n_per_task", n_per_task, 1, allowed="integers >= 1")
+    L = (l_ts + 1) * K
+    nbytes = 8 * n_per_task * L * (6 + 2 * world.d * (params.E + 2))
+    check_memory([largest(nbytes, n_per_task=n_per_task, l_ts=l_ts)], "the test prompts of one task")
     g = make_generator(seed, "probe")
     cot_err = torch.zeros(params.E)
     icl_err = torch.zeros(params.E)

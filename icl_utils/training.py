@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import ICLConfig, check_configs, check_instance, check_int, check_memory
+from .config import ICLConfig, check_configs, check_instance, check_int, check_memory, largest
 from .data import (
     PromptIndices,
     World,
@@ -166,9 +166,10 @@ def check_run_size(configs, snapshots: bool = False) -> None:
 
     An estimate (float64 and int64 everywhere, the copies the trainer makes counted) of
     what each parameter sizes: ``T`` the (T, E) loss history and the records, ``n_eval``
-    the fixed evaluation prompts, ``B`` the prompt chunk and a step's activations,
-    ``d_X`` the patterns and weights.  A ValueError names the parameter with the largest
-    share when the sum exceeds the machine's memory (e.g. ``T = 10**12``).
+    and ``l_ts`` the fixed evaluation prompts, ``B`` and ``l_tr`` the prompt chunk and a
+    step's activations, ``d_X`` the patterns and weights, ``m`` the neurons.  A ValueError
+    names the parameter with the largest share when the sum exceeds the machine's
+    physical memory (e.g. ``T = 10**12``); real runs need far less than any machine has.
     """
     configs = _check_compatible(configs)
     c, E = configs[0], len(configs)
@@ -176,16 +177,16 @@ def check_run_size(configs, snapshots: bool = False) -> None:
     per_record = 11 + 4 * c.m + (3 * c.d * c.d + c.m * c.d if snapshots else 0)
     noise = any(x.noise_std > 0 for x in configs)
     L_ts, L_tr = c.l_ts + 1, c.l_tr + 1
+    eval_bytes = 8 * E * c.n_eval * L_ts * (6 + (2 * c.d_X if noise else 0)) + 8 * c.n_eval * L_ts * c.d * 4
+    chunk_bytes = 8 * E * c.B * (L_tr * (CHUNK_STEPS * (6 + (c.d_X if noise else 0)) + 8) + 4 * c.m)
     check_memory(
-        {
-            "T": (c.T, 3 * 8 * E * (c.T + R * per_record) + 100 * R),
-            "n_eval": (
-                c.n_eval,
-                8 * E * c.n_eval * L_ts * (6 + (2 * c.d_X if noise else 0)) + 8 * c.n_eval * L_ts * c.d * 4,
-            ),
-            "B": (c.B, 8 * E * c.B * (L_tr * (CHUNK_STEPS * (6 + (c.d_X if noise else 0)) + 8) + 4 * c.m)),
-            "d_X": (c.d_X, 8 * E * (2 * c.d_X * c.d_X + 3 * (3 * c.d * c.d + c.m * c.d))),
-        },
+        [
+            ("T", c.T, 3 * 8 * E * (c.T + R * per_record) + 100 * R),
+            largest(eval_bytes, n_eval=c.n_eval, l_ts=c.l_ts),
+            largest(chunk_bytes, B=c.B, l_tr=c.l_tr),
+            ("d_X", c.d_X, 8 * E * (2 * c.d_X * c.d_X + 3 * 3 * c.d * c.d)),
+            ("m", c.m, 8 * E * 3 * c.m * c.d),
+        ],
         f"an ensemble of {E} run(s) (T = {c.T}, record_every = {c.record_every}, n_eval = {c.n_eval}, B = {c.B})",
     )
 
@@ -248,6 +249,7 @@ def record_iterations(T: int, every: int) -> list[int]:
     """The iterations at which a trainer records: 0, every, 2 every, ..., and T."""
     check_int("T", T, 1, allowed="integers >= 1")
     check_int("every", every, 1, allowed="integers >= 1")
+    check_memory([("T", T, 100 * (T // every + 2))], "the list of iterations")
     iters = list(range(0, T + 1, every))
     return iters if iters[-1] == T else [*iters, T]
 
