@@ -83,7 +83,7 @@ __all__ = [
 def set_seed(seed: int) -> None:
     """Seed Python's, NumPy's and PyTorch's global generators (the package itself
     draws from explicit per-seed generators, see :func:`icl_utils.data.make_generator`)."""
-    config.check_int("seed", seed, 0, allowed="integers >= 0")
+    seed = config.check_int("seed", seed, 0, 2**32 - 1, allowed="integers in [0, 2**32 - 1]")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

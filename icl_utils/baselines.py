@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .config import check_int
+
 __all__ = ["LEARNERS", "make_learner", "predict_prompts", "knn_predict"]
 
 
@@ -56,7 +58,7 @@ LEARNERS = {
 
 def make_learner(name: str):
     """A fresh scikit-learn estimator for learner ``name`` (see :data:`LEARNERS`)."""
-    if name not in LEARNERS:
+    if not isinstance(name, str) or name not in LEARNERS:
         raise ValueError(f"parameter 'learner' = {name!r} is invalid: allowed one of {sorted(LEARNERS)}")
     return LEARNERS[name][1]()
 
@@ -69,16 +71,7 @@ def predict_prompts(name: str, X_ctx, y_ctx, X_query) -> np.ndarray:
     examples uses them all.
     """
     make_learner(name)  # validates the name
-    X_ctx = np.asarray(X_ctx, dtype=np.float64)
-    y_ctx = np.asarray(y_ctx)
-    X_query = np.asarray(X_query, dtype=np.float64)
-    if X_ctx.ndim != 3 or y_ctx.shape != X_ctx.shape[:2] or X_query.shape != (X_ctx.shape[0], X_ctx.shape[2]):
-        raise ValueError(
-            f"parameters 'X_ctx', 'y_ctx', 'X_query' have shapes {X_ctx.shape}, {y_ctx.shape}, {X_query.shape}: "
-            "allowed (n, l, d), (n, l), (n, d)"
-        )
-    if X_ctx.shape[1] < 1:
-        raise ValueError("parameter 'X_ctx' has no context examples: allowed at least 1 per prompt")
+    X_ctx, y_ctx, X_query = _check_prompts(X_ctx, y_ctx, X_query)
     if name in ("1nn", "3nn"):
         return knn_predict(X_ctx, y_ctx, X_query, int(name[0]))
     n = X_ctx.shape[0]
@@ -94,6 +87,30 @@ def predict_prompts(name: str, X_ctx, y_ctx, X_query) -> np.ndarray:
     return out
 
 
+def _check_prompts(X_ctx, y_ctx, X_query):
+    """The context inputs, labels and queries of a batch of prompts, as arrays: finite inputs of
+    shapes (n, l, d), (n, l), (n, d) with l >= 1 and labels in {-1, +1}."""
+    try:
+        X_ctx = np.asarray(X_ctx, dtype=np.float64)
+        y_ctx = np.asarray(y_ctx)
+        X_query = np.asarray(X_query, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"parameters 'X_ctx', 'y_ctx', 'X_query' are not numeric arrays ({err})") from None
+    if X_ctx.ndim != 3 or y_ctx.shape != X_ctx.shape[:2] or X_query.shape != (X_ctx.shape[0], X_ctx.shape[2]):
+        raise ValueError(
+            f"parameters 'X_ctx', 'y_ctx', 'X_query' have shapes {X_ctx.shape}, {y_ctx.shape}, {X_query.shape}: "
+            "allowed (n, l, d), (n, l), (n, d)"
+        )
+    if X_ctx.shape[1] < 1:
+        raise ValueError("parameter 'X_ctx' has no context examples: allowed at least 1 per prompt")
+    for name, X in (("X_ctx", X_ctx), ("X_query", X_query)):
+        if not np.isfinite(X).all():
+            raise ValueError(f"parameter {name!r} holds non-finite values: allowed finite inputs")
+    if y_ctx.dtype == bool or (y_ctx.size and not np.isin(y_ctx, (-1, 1)).all()):
+        raise ValueError(f"parameter 'y_ctx' holds labels {np.unique(y_ctx)[:6].tolist()}: allowed -1 and +1")
+    return X_ctx, y_ctx, X_query
+
+
 def knn_predict(X_ctx, y_ctx, X_query, k: int) -> np.ndarray:
     """k-nearest-neighbour majority vote (Euclidean), for all prompts at once.
 
@@ -104,8 +121,11 @@ def knn_predict(X_ctx, y_ctx, X_query, k: int) -> np.ndarray:
     odd; with fewer than k (an even number of) examples a tied vote goes
     to the nearest example.
     """
-    if k < 1 or k % 2 == 0:
+    check_int("k", k, 1, allowed="odd integers >= 1")
+    if k % 2 == 0:
         raise ValueError(f"parameter 'k' = {k!r} is invalid: allowed odd integers >= 1")
+    _check_prompts(X_ctx, y_ctx, X_query)
+    X_ctx, X_query = np.asarray(X_ctx), np.asarray(X_query)  # their own dtype, as given
     d2 = ((X_ctx - X_query[:, None, :]) ** 2).sum(-1)  # (n, l)
     k = min(k, d2.shape[1])
     nearest = np.argsort(d2, axis=1, kind="stable")[:, :k]

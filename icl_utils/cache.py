@@ -2,14 +2,22 @@
 
 Every trained model's results are stored under a key made of the experiment
 kind, its full validated configuration, the package version and a digest of
-the source of the modules that compute results (so an edited trainer never
-serves stale numbers).  A sweep therefore resumes where it stopped: rerunning
+the source of every module of the package that computes results -- every
+``.py`` file of the package but the book tooling (``book.py``, ``launch.py``,
+``plotting.py``, ``claims.py``: they format, draw and publish, and compute no
+cached number) -- so an edited trainer, sampler or learner never serves stale
+numbers.  A sweep therefore resumes where it stopped: rerunning
 it trains only the configurations that have no entry yet.
 
 * Location: ``$ICL_CACHE_DIR``; unset, the ``.icl_cache`` folder of the
   repository (``~/.cache/icl_utils`` for an installed package).  ``off`` (or
   an empty value) disables the cache; the test suite disables it so that nbval
-  really trains.  ``make clean`` empties it.
+  really trains.  ``make clean`` empties it.  A value naming an existing *file*
+  disables the cache with one :class:`CacheWarning` (nothing is written over it).
+* A cache that cannot be written (read-only, full disk, ...) never loses work:
+  the results are returned, without being stored, after one
+  :class:`CacheWarning` per folder naming the folder and the error.  An entry
+  that cannot be read is recomputed, with a warning.
 * Atomic writes: an entry is written to a temporary file in the same folder,
   flushed to disk and renamed into place, so a process killed at any moment
   leaves either no entry or a complete one.
@@ -28,24 +36,59 @@ import tempfile
 import warnings
 from pathlib import Path
 
-__all__ = ["cache_dir", "entry_key", "load", "store", "clear", "CacheWarning", "ENV"]
+__all__ = [
+    "cache_dir",
+    "entry_key",
+    "load",
+    "store",
+    "clear",
+    "result_modules",
+    "code_digest",
+    "CacheWarning",
+    "ENV",
+    "NOT_RESULT_MODULES",
+]
 
 ENV = "ICL_CACHE_DIR"
 MAGIC = b"icl-cache-v1\n"
 _OFF = {"", "off", "0", "none", "false", "no"}
-_RESULT_MODULES = ("config.py", "data.py", "model.py", "training.py", "probes.py")
+
+#: The package's folder, whose sources make the code digest.
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+#: Modules of the package that compute no cached result (the book tooling); every other
+#: ``.py`` file of the package is part of every cache key.
+NOT_RESULT_MODULES = frozenset({"book.py", "launch.py", "plotting.py", "claims.py"})
+
+_WARNED: set = set()  # folders (or settings) already warned about in this process
 
 
 class CacheWarning(UserWarning):
-    """A cache entry was unreadable and is being recomputed."""
+    """The cache could not be used as asked: an entry was unreadable and is being recomputed,
+    a folder was not writable, or ``ICL_CACHE_DIR`` names a file."""
+
+
+def _warn_once(key, message: str) -> None:
+    if key not in _WARNED:
+        _WARNED.add(key)
+        warnings.warn(message, CacheWarning, stacklevel=3)
 
 
 def cache_dir() -> Path | None:
-    """The cache folder, or None when caching is off."""
+    """The cache folder, or None when caching is off (or ``ICL_CACHE_DIR`` names a file)."""
     value = os.environ.get(ENV)
     if value is not None:
-        return None if value.strip().lower() in _OFF else Path(value).expanduser()
-    pkg = Path(__file__).resolve().parent
+        if value.strip().lower() in _OFF:
+            return None
+        path = Path(value).expanduser()
+        if path.exists() and not path.is_dir():
+            _warn_once(
+                ("file", str(path)),
+                f"{ENV} = {value!r} is not a folder (it names an existing file); going on without the result cache",
+            )
+            return None
+        return path
+    pkg = PACKAGE_DIR
     if (pkg.parent / "pyproject.toml").exists() and (pkg.parent / "notebooks").is_dir():
         return pkg.parent / ".icl_cache"
     return Path.home() / ".cache" / "icl_utils"
@@ -54,15 +97,20 @@ def cache_dir() -> Path | None:
 _CODE_DIGEST: str | None = None
 
 
+def result_modules() -> list[str]:
+    """The package's modules that compute results: every ``.py`` file of :data:`PACKAGE_DIR`
+    but :data:`NOT_RESULT_MODULES`, sorted."""
+    return sorted(p.name for p in PACKAGE_DIR.glob("*.py") if p.name not in NOT_RESULT_MODULES)
+
+
 def code_digest() -> str:
-    """SHA-256 of the modules whose code determines a result."""
+    """SHA-256 of the source of :func:`result_modules` (computed once per process)."""
     global _CODE_DIGEST
     if _CODE_DIGEST is None:
         h = hashlib.sha256()
-        pkg = Path(__file__).resolve().parent
-        for name in _RESULT_MODULES:
+        for name in result_modules():
             h.update(name.encode())
-            h.update((pkg / name).read_bytes())
+            h.update((PACKAGE_DIR / name).read_bytes())
         _CODE_DIGEST = h.hexdigest()
     return _CODE_DIGEST
 
@@ -71,6 +119,8 @@ def entry_key(kind: str, config: dict) -> str:
     """Key of one result: experiment kind, configuration, package version, code digest."""
     from . import __version__
 
+    if not isinstance(kind, str) or not kind or any(c in kind for c in "/\\") or kind.startswith("."):
+        raise ValueError(f"parameter 'kind' = {kind!r} is invalid: allowed a non-empty name without '/', '\\'")
     blob = json.dumps(
         {"kind": kind, "config": config, "version": __version__, "code": code_digest()},
         sort_keys=True,
@@ -91,7 +141,10 @@ def load(kind: str, config: dict, root: Path | None = None):
     path = _path(root, kind, entry_key(kind, config))
     try:
         blob = path.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:  # unreadable (permissions, I/O error): recompute, keep the file
+        warnings.warn(f"cache entry {path} is unreadable ({err}); recomputing it", CacheWarning, stacklevel=2)
         return None
     try:
         if not blob.startswith(MAGIC):
@@ -112,28 +165,46 @@ def load(kind: str, config: dict, root: Path | None = None):
         return None
 
 
+def _write_blob(f, blob: bytes) -> None:
+    f.write(blob)
+    f.flush()
+    os.fsync(f.fileno())
+
+
 def store(kind: str, config: dict, result, root: Path | None = None) -> Path | None:
-    """Write one result atomically; returns its path (None when the cache is off)."""
+    """Write one result atomically; returns its path (None when the cache is off).
+
+    A folder that cannot be written (read-only, full, not a folder) loses nothing: the
+    entry is not written, a :class:`CacheWarning` naming the folder and the error is
+    issued (once per folder and process), and None is returned.
+    """
     root = cache_dir() if root is None else root
     if root is None:
         return None
     path = _path(root, kind, entry_key(kind, config))
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = pickle.dumps({"kind": kind, "config": config, "result": result}, protocol=pickle.HIGHEST_PROTOCOL)
     blob = MAGIC + hashlib.sha256(payload).hexdigest().encode() + payload
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
         with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
+            _write_blob(f, blob)
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    except BaseException as err:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if not isinstance(err, OSError):
+            raise
+        _warn_once(
+            ("write", str(root)),
+            f"result cache {root} is not writable ({err}); going on without caching "
+            "(results are returned, not stored; warned once per folder)",
+        )
+        return None
     return path
 
 

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field, fields
+import numbers
+import os
+from dataclasses import dataclass, fields
+
+import torch
 
 __all__ = [
     "ICLConfig",
@@ -28,34 +32,59 @@ __all__ = [
     "get_profile",
     "check_int",
     "check_float",
+    "check_bool",
+    "check_choice",
+    "check_instance",
+    "check_list",
+    "check_configs",
+    "check_generator",
+    "check_tensor",
+    "check_memory",
+    "largest",
 ]
 
 PROFILE_NAMES = ("quick", "paper")
 
 
+def _short(value, limit=80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (tensors, arrays and long lists stay readable)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" or word.startswith(("ICL", "MPS")) else "a"
+
+
 def _fail(name, value, allowed):
-    raise ValueError(f"parameter {name!r} = {value!r} is invalid: allowed {allowed}")
+    raise ValueError(f"parameter {name!r} = {_short(value)} is invalid: allowed {allowed}")
+
+
+def _wrong_type(name, value, allowed):
+    raise ValueError(f"parameter {name!r} = {_short(value)} has type {type(value).__name__}: allowed {allowed}")
 
 
 def check_int(name, value, lo=None, hi=None, allowed=None):
-    """Validate an integer parameter (bools and floats are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(
-            f"parameter {name!r} = {value!r} has type {type(value).__name__}: allowed an integer"
-            + (f" in {allowed}" if allowed else "")
-        )
+    """Validate an integer parameter and return it as an ``int``.
+
+    Python and NumPy integers are accepted (``np.int64(2)``, the elements of
+    ``np.arange(3)``); bools, floats (even integral ones) and strings are rejected.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        _wrong_type(name, value, "an integer" + (f" in {allowed}" if allowed else ""))
+    value = int(value)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         _fail(name, value, allowed or f"integers in [{lo}, {hi if hi is not None else 'inf'})")
     return value
 
 
 def check_float(name, value, lo=None, hi=None, lo_open=False, hi_open=False, allowed=None):
-    """Validate a real parameter: finite, and inside the given (half-)open range."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(
-            f"parameter {name!r} = {value!r} has type {type(value).__name__}: allowed a real number"
-            + (f" in {allowed}" if allowed else "")
-        )
+    """Validate a real parameter: finite, and inside the given (half-)open range; returns a ``float``.
+
+    Python and NumPy reals (and integers) are accepted; bools and strings are rejected.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        _wrong_type(name, value, "a real number" + (f" in {allowed}" if allowed else ""))
     value = float(value)
     rng = allowed or (
         ("(" if lo_open else "[")
@@ -71,18 +100,137 @@ def check_float(name, value, lo=None, hi=None, lo_open=False, hi_open=False, all
     return value
 
 
+def check_bool(name, value) -> bool:
+    """Validate a flag: ``True`` or ``False`` (a NumPy bool too), not a string or a number."""
+    import numpy as np
+
+    if not isinstance(value, (bool, np.bool_)):
+        _wrong_type(name, value, "True or False")
+    return bool(value)
+
+
+def check_choice(name, value, choices):
+    """Validate a name among ``choices`` (strings)."""
+    if not isinstance(value, str) or value not in choices:
+        _fail(name, value, f"one of {list(choices)}")
+    return value
+
+
+def check_instance(name, value, cls, what=None):
+    """Validate that ``value`` is a ``cls`` (a type or a tuple of types)."""
+    if not isinstance(value, cls):
+        names = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        _wrong_type(name, value, what or f"{_article(names)} {names}")
+    return value
+
+
+def check_list(name, values, check=None, what="a non-empty list"):
+    """Validate a non-empty list (any iterable but a string or a mapping); returns a tuple.
+
+    ``check(name, value)`` validates (and may convert) every element.
+    """
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
+        _fail(name, values, what)
+    values = tuple(values)
+    if not values:
+        _fail(name, values, what)
+    return tuple(check(name, v) for v in values) if check is not None else values
+
+
+def check_configs(configs, cls, name="configs"):
+    """Validate a non-empty list of run configurations of type ``cls``; returns it as a list."""
+    what = f"a non-empty list of {cls.__name__}"
+    if isinstance(configs, cls):
+        _fail(name, configs, f"{what} (put a single configuration in a list)")
+    if isinstance(configs, (str, bytes, dict)) or not hasattr(configs, "__iter__"):
+        _fail(name, configs, what)
+    configs = list(configs)
+    if not configs:
+        raise ValueError(f"parameter {name!r} is empty: allowed {what}")
+    for c in configs:
+        if not isinstance(c, cls):
+            raise ValueError(f"parameter {name!r} holds {type(c).__name__}: allowed {cls.__name__} objects")
+    return configs
+
+
+def check_tensor(name, value, ndim=None):
+    """Validate a ``torch.Tensor`` (with ``ndim`` dimensions, an int or a tuple of allowed ones)."""
+    if not isinstance(value, torch.Tensor):
+        _wrong_type(name, value, "a torch.Tensor")
+    if ndim is not None and value.ndim not in (ndim if isinstance(ndim, tuple) else (ndim,)):
+        raise ValueError(f"parameter {name!r} has shape {tuple(value.shape)}: allowed {ndim} dimensions")
+    return value
+
+
+def check_generator(name, generator, optional=True):
+    """Validate a ``torch.Generator`` (or None, torch's global generator, when ``optional``)."""
+    if generator is None and optional:
+        return generator
+    if not isinstance(generator, torch.Generator):
+        _wrong_type(name, generator, "a torch.Generator" + (" or None" if optional else ""))
+    return generator
+
+
+def memory_bytes() -> int | None:
+    """The machine's physical memory in bytes (None where it cannot be read)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(terms, what: str) -> None:
+    """Reject a request that cannot fit in memory, before any work starts.
+
+    ``terms`` holds ``(name, value, bytes)`` triples: the memory (an estimate of the
+    arrays it sizes) that parameter ``name`` = ``value`` drives; see :func:`largest`
+    for arrays sized by several parameters.  When the sum exceeds the machine's
+    physical memory, a ValueError names the parameter with the largest share.
+    """
+    limit = memory_bytes()
+    share: dict = {}
+    for name, value, nbytes in terms:
+        share[name] = (value, share.get(name, (value, 0))[1] + nbytes)
+    total = sum(b for _, b in share.values())
+    if limit is None or total <= limit:
+        return
+    name = max(share, key=lambda k: share[k][1])
+    _fail(
+        name,
+        share[name][0],
+        f"values that fit in memory: {what} would need about {total / 2**30:.4g} GiB, "
+        f"this machine has {limit / 2**30:.4g} GiB",
+    )
+
+
+def largest(nbytes: int, **sizes) -> tuple:
+    """A :func:`check_memory` term for an array of ``nbytes`` sized by several parameters
+    (e.g. ``n_eval`` prompts of ``l_ts + 1`` columns): it is charged to the largest size."""
+    name = max(sizes, key=sizes.get)
+    return (name, sizes[name], nbytes)
+
+
 class _Fields:
     """``replace`` and ``to_dict`` of the package's frozen configuration dataclasses."""
 
     def replace(self, **changes):
         """A copy with some fields changed (and validated)."""
-        unknown = set(changes) - {f.name for f in fields(self)}
+        names = [f.name for f in fields(self)]
+        unknown = set(changes) - set(names)
         if unknown:
-            raise ValueError(f"unknown {type(self).__name__} parameter(s) {sorted(unknown)}")
+            raise ValueError(f"unknown {type(self).__name__} parameter(s) {sorted(unknown)}: allowed {names}")
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def _check(self, name, check, *args, **kwargs):
+        """Validate field ``name`` with ``check`` and store the value it returns (an ``int`` for
+        a NumPy integer, a ``float`` for an integer given to a real field), so that equal
+        configurations have equal dictionaries and cache keys."""
+        value = check(name, getattr(self, name), *args, **kwargs)
+        object.__setattr__(self, name, value)
+        return value
 
 
 @dataclass(frozen=True)
@@ -128,30 +276,31 @@ class ICLConfig(_Fields):
     record_every: int = 20
 
     def __post_init__(self):
-        check_int("seed", self.seed, 0, allowed="integers >= 0")
-        check_int("M1", self.M1, 2, allowed="integers >= 2 (a task needs two IDR patterns)")
-        check_int("M2", self.M2, 1, allowed="integers >= 1")
-        check_int("d_Y", self.d_Y, 1, allowed="integers >= 1")
-        check_int("d_X", self.d_X, self.M1 + self.M2, allowed=f"integers >= M1 + M2 = {self.M1 + self.M2}")
-        check_float("kappa", self.kappa, 0.0, 1.0, hi_open=True)
-        check_float("noise_std", self.noise_std, 0.0)
-        check_int("m", self.m, 2, allowed="even integers >= 2 (half the neurons have a_i = +1/m, half -1/m)")
+        c = self._check
+        c("seed", check_int, 0, allowed="integers >= 0")
+        c("M1", check_int, 2, allowed="integers >= 2 (a task needs two IDR patterns)")
+        c("M2", check_int, 1, allowed="integers >= 1")
+        c("d_Y", check_int, 1, allowed="integers >= 1")
+        c("d_X", check_int, self.M1 + self.M2, allowed=f"integers >= M1 + M2 = {self.M1 + self.M2}")
+        c("kappa", check_float, 0.0, 1.0, hi_open=True)
+        c("noise_std", check_float, 0.0)
+        c("m", check_int, 2, allowed="even integers >= 2 (half the neurons have a_i = +1/m, half -1/m)")
         if self.m % 2:
             _fail("m", self.m, "even integers >= 2 (half the neurons have a_i = +1/m, half -1/m)")
-        check_float("qkv_init", self.qkv_init, 0.0)
-        check_float("o_init_std", self.o_init_std, 0.0)
+        c("qkv_init", check_float, 0.0)
+        c("o_init_std", check_float, 0.0)
         for name in ("alpha", "alpha_test"):
-            v = check_float(name, getattr(self, name), 0.0, 1.0, lo_open=True)
+            v = c(name, check_float, 0.0, 1.0, lo_open=True)
             if self.M1 == 2 and v < 1.0:
                 _fail(name, v, "1.0 when M1 = 2 (there is no third pattern to draw)")
-        check_int("l_tr", self.l_tr, 1, allowed="integers >= 1")
-        check_int("l_ts", self.l_ts, 1, allowed="integers >= 1")
-        check_float("task_fraction", self.task_fraction, 0.0, 1.0, lo_open=True)
-        check_int("B", self.B, 1, allowed="integers >= 1")
-        check_int("T", self.T, 1, allowed="integers >= 1")
-        check_float("lr", self.lr, 0.0, lo_open=True)
-        check_int("n_eval", self.n_eval, 1, allowed="integers >= 1")
-        check_int("record_every", self.record_every, 1, allowed="integers >= 1")
+        c("l_tr", check_int, 1, allowed="integers >= 1")
+        c("l_ts", check_int, 1, allowed="integers >= 1")
+        c("task_fraction", check_float, 0.0, 1.0, lo_open=True)
+        c("B", check_int, 1, allowed="integers >= 1")
+        c("T", check_int, 1, allowed="integers >= 1")
+        c("lr", check_float, 0.0, lo_open=True)
+        c("n_eval", check_int, 1, allowed="integers >= 1")
+        c("record_every", check_int, 1, allowed="integers >= 1")
 
     @property
     def d(self) -> int:
@@ -183,27 +332,22 @@ class TestConfig(_Fields):
     tasks: str = "unseen"
 
     def __post_init__(self):
-        check_float("alpha_test", self.alpha_test, 0.0, 1.0, lo_open=True)
-        check_int("l_ts", self.l_ts, 1, allowed="integers >= 1")
-        check_int("n_eval", self.n_eval, 1, allowed="integers >= 1")
+        c = self._check
+        c("alpha_test", check_float, 0.0, 1.0, lo_open=True)
+        c("l_ts", check_int, 1, allowed="integers >= 1")
+        c("n_eval", check_int, 1, allowed="integers >= 1")
         if self.S1 is not None:
-            check_float("S1", self.S1, 0.0, lo_open=True, allowed="finite numbers > 0 (or None: in domain)")
-        check_int("group_size", self.group_size, 1, allowed="integers >= 1")
+            c("S1", check_float, 0.0, lo_open=True, allowed="finite numbers > 0 (or None: in domain)")
+        c("group_size", check_int, 1, allowed="integers >= 1")
         if self.kappa_ood is not None:
-            check_float("kappa_ood", self.kappa_ood, 0.0, 1.0, hi_open=True)
-        if self.tasks not in ("unseen", "seen", "all"):
-            raise ValueError(f"parameter 'tasks' = {self.tasks!r} is invalid: allowed 'unseen', 'seen' or 'all'")
+            c("kappa_ood", check_float, 0.0, 1.0, hi_open=True)
+        if not isinstance(self.tasks, str) or self.tasks not in ("unseen", "seen", "all"):
+            _fail("tasks", self.tasks, "'unseen', 'seen' or 'all'")
 
 
 def _tuple_of(name, values, check):
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise ValueError(f"parameter {name!r} = {values!r} is invalid: allowed a non-empty list")
-    values = tuple(values)
-    if not values:
-        raise ValueError(f"parameter {name!r} = {values!r} is invalid: allowed a non-empty list")
-    for v in values:
-        check(name, v)
-    return values
+    """A non-empty sweep, every element validated (and converted) by ``check``."""
+    return check_list(name, values, check)
 
 
 def _frac(name, value):
@@ -224,18 +368,20 @@ def _length(name, value):
     return check_int(name, value, 1, allowed="integers >= 1")
 
 
-class _ChapterProfile:
+class _ChapterProfile(_Fields):
     """What every chapter profile shares: a validated ``base`` run, ``n_seeds`` seeds,
-    tuple-valued sweeps checked element by element."""
+    tuple-valued sweeps checked element by element, and the run configurations'
+    ``replace`` / ``to_dict``."""
 
     def _check_common(self, base_type) -> None:
         if not isinstance(self.base, base_type):
-            raise ValueError(f"parameter 'base' = {self.base!r} is invalid: allowed a {base_type.__name__}")
-        check_int("n_seeds", self.n_seeds, 1, allowed="integers >= 1")
+            cls = base_type.__name__
+            raise ValueError(f"parameter 'base' = {_short(self.base)} is invalid: allowed {_article(cls)} {cls}")
+        self._check("n_seeds", check_int, 1, allowed="integers >= 1")
 
     def _check_tuples(self, **checks) -> None:
         for name, check in checks.items():
-            object.__setattr__(self, name, _tuple_of(name, getattr(self, name), check))
+            self._check(name, _tuple_of, check)
 
     @property
     def seeds(self) -> tuple:
@@ -269,14 +415,13 @@ class InDomainProfile(_ChapterProfile):
     T_speed: int = 1500
     record_every_speed: int = 5
     n_eval_sweep: int = 1000
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self._check_common(ICLConfig)
         self._check_tuples(fractions=_frac, alphas_length=_frac, lengths=_length, alphas_speed=_frac)
         for name in ("T_length", "l_ts_length", "T_speed", "record_every_speed", "n_eval_sweep"):
-            _length(name, getattr(self, name))
-        check_float("target_error", self.target_error, 0.0, 0.5, lo_open=True, hi_open=True)
+            self._check(name, _length)
+        self._check("target_error", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
 
 
 @dataclass(frozen=True)
@@ -314,10 +459,10 @@ class OODProfile(_ChapterProfile):
         self._check_tuples(
             S1s=_positive, lengths=_length, alphas_test=_frac, lengths_baseline=_length, alphas_baseline=_frac
         )
-        _positive("S1_alpha", self.S1_alpha)
+        self._check("S1_alpha", _positive)
         for name in ("n_eval", "l_mech", "record_every_mech", "n_eval_baseline"):
-            _length(name, getattr(self, name))
-        check_float("target_error", self.target_error, 0.0, 0.5, lo_open=True, hi_open=True)
+            self._check(name, _length)
+        self._check("target_error", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
 
 
 @dataclass(frozen=True)
@@ -350,10 +495,10 @@ class PruningProfile(_ChapterProfile):
     def __post_init__(self):
         self._check_common(ICLConfig)
         self._check_tuples(rates=_rate, alphas_test=_frac, fractions_large=_rate)
-        _frac("alpha_test", self.alpha_test)
-        _positive("S1", self.S1)
+        self._check("alpha_test", _frac)
+        self._check("S1", _positive)
         for name in ("n_random", "l_ts", "n_eval", "n_timing", "timing_repeats"):
-            _length(name, getattr(self, name))
+            self._check(name, _length)
 
 
 _PRUNING = {
@@ -405,13 +550,13 @@ class CoTProfile(_ChapterProfile):
         self._check_common(CoTConfig)
         self._check_tuples(alphas_train=_frac, alphas_test=_frac, taus=_frac, lengths=_length)
         for name in ("alpha_main", "tau_main", "alpha_test_main", "tau_c1"):
-            _frac(name, getattr(self, name))
+            self._check(name, _frac)
         if self.alpha_main not in self.alphas_train:
             raise ValueError(f"parameter 'alpha_main' = {self.alpha_main} is invalid: allowed one of alphas_train")
-        _length("n_tasks", self.n_tasks)
-        _length("n_per_task", self.n_per_task)
-        check_float("tsr_mix", self.tsr_mix, 0.0, 1.0, hi_open=True)
-        check_float("target_error", self.target_error, 0.0, 0.5, lo_open=True, hi_open=True)
+        self._check("n_tasks", _length)
+        self._check("n_per_task", _length)
+        self._check("tsr_mix", check_float, 0.0, 1.0, hi_open=True)
+        self._check("target_error", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
 
 
 def _cot_profiles():
@@ -495,10 +640,8 @@ def get_profile(chapter: str, profile: str = "quick", **overrides):
     straight through.  Fields of the base :class:`ICLConfig` may be overridden
     by name too (e.g. ``lr=5.0``).
     """
-    if chapter not in _PROFILES:
-        raise ValueError(f"parameter 'chapter' = {chapter!r} is invalid: allowed one of {sorted(_PROFILES)}")
-    if profile not in PROFILE_NAMES:
-        raise ValueError(f"parameter 'profile' = {profile!r} is invalid: allowed one of {list(PROFILE_NAMES)}")
+    check_choice("chapter", chapter, sorted(_PROFILES))
+    check_choice("profile", profile, PROFILE_NAMES)
     cls, table = _PROFILES[chapter]
     table = _cot_profiles() if table is None else table
     values = dict(table[profile])
@@ -514,7 +657,7 @@ def get_profile(chapter: str, profile: str = "quick", **overrides):
         elif key in base_fields:
             base_changes[key] = value
         else:
-            allowed = sorted((own_fields | base_fields) - {"name", "extra", "base"})
+            allowed = sorted((own_fields | base_fields) - {"name", "base"})
             raise ValueError(f"parameter {key!r} is unknown for chapter {chapter!r}: allowed {allowed}")
     if base_changes:
         values["base"] = values["base"].replace(**base_changes)

@@ -29,7 +29,18 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import check_float, check_int
+from .config import (
+    _fail,
+    check_bool,
+    check_float,
+    check_generator,
+    check_instance,
+    check_int,
+    check_list,
+    check_memory,
+    check_tensor,
+    largest,
+)
 
 __all__ = [
     "CoTWorld",
@@ -77,6 +88,9 @@ def make_cot_world(M: int, K: int, d: int | None = None, basis: bool = True, gen
     check_int("K", K, 1, allowed="integers >= 1")
     d = M + K if d is None else d
     check_int("d", d, M + K, allowed=f"integers >= M + K = {M + K}")
+    check_memory([("d", d, 3 * 8 * d * d)], "the patterns")
+    if not check_bool("basis", basis):
+        check_generator("generator", generator)
     if basis:
         Q = torch.eye(d)
     else:
@@ -90,6 +104,9 @@ def sample_steps(n: int, K: int, M: int, generator) -> torch.Tensor:
     """``n`` tasks of K random step permutations each: (n, K, M), ``steps[t, k, i] = f_{k+1}(i)``."""
     check_int("n", n, 1, allowed="integers >= 1")
     check_int("K", K, 1, allowed="integers >= 1")
+    check_int("M", M, 2, allowed="integers >= 2")
+    check_generator("generator", generator)
+    check_memory([largest(4 * 8 * n * K * M, n=n, K=K, M=M)], "the tasks")
     return torch.argsort(torch.rand(n, K, M, generator=generator), dim=-1)
 
 
@@ -136,8 +153,8 @@ def sample_cot_prompts(
     e.g. one member's slice of an ensemble's int16 chunk; ``k`` and ``z`` int64),
     instead of new ones.
     """
+    alpha, k = _check_prompt_args(steps, alpha, l, k, generator, transitions)
     n, K, M = steps.shape
-    alpha, k = _check_prompt_args(steps, alpha, l, k)
     g = generator
     z0 = torch.randint(M, (n,), generator=g)
     other = z0[:, None] + 1 + torch.randint(M - 1, (n, l), generator=g)
@@ -146,16 +163,34 @@ def sample_cot_prompts(
     return _assemble(steps, x, z0, k, out, transitions, g)
 
 
-def _check_prompt_args(steps, alpha, l, k) -> tuple[float, torch.Tensor]:
-    """Validated ``alpha`` and ``k`` (as an (n,) tensor) of a prompt sampler."""
-    n, K, _ = steps.shape
+def _check_prompt_args(steps, alpha, l, k, generator=None, transitions=None) -> tuple[float, torch.Tensor]:
+    """Validated ``alpha`` and ``k`` (as an (n,) tensor) of a prompt sampler; ``steps`` must be
+    an integer (n, K, M) tensor of permutations, ``transitions`` None or (K, M, M) row-stochastic."""
+    if not isinstance(steps, torch.Tensor) or steps.ndim != 3 or steps.is_floating_point() or 0 in steps.shape:
+        shape = tuple(steps.shape) if isinstance(steps, torch.Tensor) else type(steps).__name__
+        raise ValueError(f"parameter 'steps' has shape {shape}: allowed an integer (n, K, M) tensor of permutations")
+    n, K, M = steps.shape
+    if not torch.equal(torch.sort(steps, dim=-1).values, torch.arange(M).expand(n, K, M)):
+        raise ValueError(f"parameter 'steps' is invalid: allowed permutations of 0..{M - 1} (every step of every task)")
     alpha = check_float("alpha", alpha, 0.0, 1.0, lo_open=True)
     check_int("l", l, 1, allowed="integers >= 1")
-    if isinstance(k, int):
-        check_int("k", k, 1, K, allowed=f"integers in [1, K = {K}]")
-        k = torch.full((n,), k, dtype=torch.long)
+    check_generator("generator", generator)
+    check_memory([("l", l, 8 * 8 * n * (l + 1) * K)], "the prompts")
+    if isinstance(k, torch.Tensor):
+        if k.shape != (n,) or k.is_floating_point():
+            raise ValueError(
+                f"parameter 'k' has shape {tuple(k.shape)}: allowed an integer or an integer (n = {n},) tensor"
+            )
+    else:
+        k = torch.full((n,), check_int("k", k, 1, K, allowed=f"integers in [1, K = {K}]"), dtype=torch.long)
     if k.min() < 1 or k.max() > K:
         raise ValueError(f"parameter 'k' has values outside [1, K = {K}]")
+    if transitions is not None:
+        from .transitions import check_transitions
+
+        A = check_transitions(transitions, name="transitions")
+        if A.shape != (K, M, M):
+            raise ValueError(f"parameter 'transitions' has shape {A.shape}: allowed (K, M, M) = {(K, M, M)}")
     return alpha, k
 
 
@@ -219,8 +254,8 @@ def sample_counted_prompts(
     is Eq. 11 on the full prompt, at a cost independent of ``l`` (chapter 4 trains
     with it).  ``out``/``mult``: tensors to write into, as for :func:`sample_cot_prompts`.
     """
+    alpha, k = _check_prompt_args(steps, alpha, l, k, generator)
     n, K, M = steps.shape
-    alpha, k = _check_prompt_args(steps, alpha, l, k)
     g = generator
     z0 = torch.randint(M, (n,), generator=g)
     counts = torch.empty(n, M)
@@ -248,6 +283,8 @@ def embed_cot(world: CoTWorld, prompts: CoTPrompts) -> torch.Tensor:
     code of the step they stand for (history slots sit at positions whose
     index mod K is already j - 1; the query column gets c_{k-1} explicitly).
     """
+    check_instance("world", world, CoTWorld)
+    check_instance("prompts", prompts, CoTPrompts)
     n, L = prompts.inp.shape
     K, d = world.K, world.d
     zero = torch.zeros(1, d)
@@ -284,6 +321,16 @@ class CoTParams:
 
 def init_cot_params(d: int, qk_init: float, v_std: float, generators) -> CoTParams:
     """SPEC.md's starting point: W_Q = W_K = qk_init * I, W_V ~ N(0, v_std^2) (one generator per member)."""
+    check_int("d", d, 1, allowed="integers >= 1")
+    check_float("qk_init", qk_init, 0.0)
+    check_float("v_std", v_std, 0.0)
+    generators = check_list(
+        "generators",
+        generators,
+        lambda n, g: check_generator(n, g, optional=False),
+        "a non-empty list of torch.Generator (one per member)",
+    )
+    check_memory([("d", d, 8 * len(generators) * 3 * 3 * 4 * d * d)], "the weights")
     E = len(generators)
     eye = torch.eye(2 * d).expand(E, 2 * d, 2 * d)
     W_V = torch.stack([torch.randn(d, 2 * d, generator=g) for g in generators]) * v_std
@@ -294,12 +341,27 @@ def _masked_softmax(scores, valid):
     return torch.softmax(scores.masked_fill(~valid, float("-inf")), dim=-1)
 
 
+def _check_prompts(params, P, valid) -> torch.Tensor:
+    """``P`` (E or 1, n, L, 2d) for the ensemble ``params``; ``valid`` broadcast to ``P.shape[:-1]``."""
+    check_instance("params", params, CoTParams)
+    E, d2 = params.E, params.W_Q.shape[-1]
+    if not isinstance(P, torch.Tensor) or P.ndim != 4 or P.shape[0] not in (1, E) or P.shape[-1] != d2:
+        shape = tuple(P.shape) if isinstance(P, torch.Tensor) else type(P).__name__
+        allowed_E = f"E = {E} or 1" if E > 1 else "E = 1"
+        raise ValueError(f"parameter 'P' has shape {shape}: allowed ({allowed_E}, n, L, 2d = {d2})")
+    try:
+        return valid.expand(P.shape[:-1])
+    except (AttributeError, RuntimeError):
+        shape = tuple(valid.shape) if isinstance(valid, torch.Tensor) else type(valid).__name__
+        _fail("valid", shape, f"a boolean mask of shape {tuple(P.shape[:-1])} (or (n, L))")
+
+
 def forward(params: CoTParams, P: torch.Tensor, valid: torch.Tensor, return_attention: bool = False):
     """Eq. 11, fast form.  ``P`` (E, n, L, 2d), ``valid`` (E, n, L) or (n, L) -> outputs (E, n, d).
 
     The last column is the query; it is not among the attended columns.
     """
-    valid = valid.expand(P.shape[:-1])
+    valid = _check_prompts(params, P, valid)
     pq = P[..., -1, :]
     u = torch.einsum("eij,enj->eni", params.W_Q, pq)
     v = torch.einsum("eij,eni->enj", params.W_K, u)  # W_K^T W_Q p~_query
@@ -312,7 +374,7 @@ def forward(params: CoTParams, P: torch.Tensor, valid: torch.Tensor, return_atte
 
 def forward_literal(params: CoTParams, P: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Eq. 11 as written: every attended column projected by W_K and W_V."""
-    valid = valid.expand(P.shape[:-1])
+    valid = _check_prompts(params, P, valid)
     cols = P.transpose(-1, -2)  # (E, n, 2d, L)
     K = params.W_K[:, None] @ cols[..., :-1]
     V = params.W_V[:, None] @ cols[..., :-1]
@@ -323,6 +385,8 @@ def forward_literal(params: CoTParams, P: torch.Tensor, valid: torch.Tensor) -> 
 
 def squared_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """1/2 ||z - f||^2 averaged over prompts: (E,).  ``target`` (E, n, d) or (n, d)."""
+    check_tensor("out", out)
+    check_tensor("target", target)
     return 0.5 * ((out - target) ** 2).sum(-1).mean(-1)
 
 
@@ -338,6 +402,9 @@ def forward_indexed(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, mul
     ``mult`` (same shape as ``prompts.inp``): how many times each column occurs
     (:func:`sample_counted_prompts`); attention is then over the repeated columns.
     """
+    check_instance("params", params, CoTParams)
+    check_instance("world", world, CoTWorld)
+    check_instance("prompts", prompts, CoTPrompts)
     M, K, d = world.M, world.K, world.d
     E = params.E
     r = 2 * M + K

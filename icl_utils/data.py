@@ -23,7 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import check_float, check_int
+from .config import (
+    _fail,
+    check_float,
+    check_generator,
+    check_instance,
+    check_int,
+    check_memory,
+    check_tensor,
+    largest,
+)
 
 __all__ = [
     "World",
@@ -48,9 +57,16 @@ def make_generator(seed: int, stream: str | int = 0) -> torch.Generator:
     Streams (``"world"``, ``"split"``, ``"init"``, ``"train"``, ``"eval"``, ...)
     are statistically independent and do not depend on each other's use, so
     a model's data is the same whether it is trained alone or in an ensemble.
+    ``seed``: an integer >= 0; ``stream``: one of :data:`STREAMS` or an integer >= 0.
     """
-    key = STREAMS[stream] if isinstance(stream, str) else int(stream)
-    state = np.random.SeedSequence([int(seed), key]).generate_state(2, dtype=np.uint64)
+    seed = check_int("seed", seed, 0, allowed="integers >= 0")
+    if isinstance(stream, str):
+        if stream not in STREAMS:
+            _fail("stream", stream, f"one of {list(STREAMS)} or an integer >= 0")
+        key = STREAMS[stream]
+    else:
+        key = check_int("stream", stream, 0, allowed=f"integers >= 0 or one of {list(STREAMS)}")
+    state = np.random.SeedSequence([seed, key]).generate_state(2, dtype=np.uint64)
     return torch.Generator().manual_seed(int(state[0] % (2**63 - 1)))
 
 
@@ -104,6 +120,8 @@ def make_world(M1: int, M2: int, d_X: int, d_Y: int, kappa: float, generator: to
     check_int("d_X", d_X, M1 + M2, allowed=f"integers >= M1 + M2 = {M1 + M2}")
     check_int("d_Y", d_Y, 1, allowed="integers >= 1")
     check_float("kappa", kappa, 0.0, 1.0, hi_open=True)
+    check_generator("generator", generator)
+    check_memory([("d_X", d_X, 3 * 8 * d_X * d_X), ("d_Y", d_Y, 3 * 8 * d_Y)], "the patterns")
     g = torch.randn(d_X, d_X, generator=generator, dtype=torch.float64)
     Q, R = torch.linalg.qr(g)
     Q = Q * torch.sign(torch.diagonal(R))
@@ -138,7 +156,9 @@ def make_ood_world(
     of the IDI patterns: a random rotation of that span.  ``kappa_ood``
     defaults to the in-domain kappa.
     """
+    check_instance("world", world, World)
     S1 = check_float("S1", S1, 0.0, lo_open=True, allowed="finite numbers > 0")
+    check_generator("generator", generator)
     check_int("group_size", group_size, 1, world.M1 // 2, allowed=f"integers in [1, M1 // 2 = {world.M1 // 2}]")
     M1_ood = world.M1 // group_size
     M2_ood = world.M2 if M2_ood is None else M2_ood
@@ -157,6 +177,7 @@ def make_ood_world(
 def all_tasks(M1: int) -> torch.Tensor:
     """All M1 (M1 - 1) tasks (a, b), a != b, as a (|T|, 2) long tensor."""
     check_int("M1", M1, 2, allowed="integers >= 2")
+    check_memory([("M1", M1, 200 * M1 * M1)], "the list of tasks")
     return torch.tensor([(a, b) for a in range(M1) for b in range(M1) if a != b], dtype=torch.long)
 
 
@@ -173,6 +194,8 @@ def split_tasks(M1: int, task_fraction: float, generator: torch.Generator) -> tu
     """
     check_int("M1", M1, 2, allowed="integers >= 2")
     check_float("task_fraction", task_fraction, 0.0, 1.0, lo_open=True)
+    check_generator("generator", generator)
+    check_memory([("M1", M1, 200 * M1 * M1)], "the list of tasks")
     r = max(1, math.ceil(task_fraction * (M1 - 1) - 1e-9))
     shifts = (torch.randperm(M1 - 1, generator=generator)[:r] + 1).tolist()
     train = {(i, (i + s) % M1) for s in shifts for i in range(M1)}
@@ -226,6 +249,16 @@ def _task_order(tasks: torch.Tensor, M1: int) -> torch.Tensor:
     hit = _ORDER_CACHE.get(key)
     if hit is not None and torch.equal(hit[0], tasks):
         return hit[1]
+    if (
+        tasks.dtype != torch.long
+        or int(tasks.min()) < 0
+        or int(tasks.max()) >= M1
+        or bool((tasks[:, 0] == tasks[:, 1]).any())
+    ):
+        raise ValueError(
+            f"parameter 'tasks' is invalid: allowed int64 pairs (a, b) of distinct patterns in [0, M1 = {M1}), "
+            f"got {tasks.tolist()[:8]}{' ...' if tasks.shape[0] > 8 else ''}"
+        )
     a, b = tasks[:, :1], tasks[:, 1:]
     rest = torch.arange(M1).expand(tasks.shape[0], M1)
     rest = rest[(rest != a) & (rest != b)].view(tasks.shape[0], M1 - 2)
@@ -259,13 +292,17 @@ def sample_prompt_indices(
     check_float("alpha", alpha, 0.0, 1.0, lo_open=True)
     check_int("l", l, 1, allowed="integers >= 1")
     check_int("n", n, 1, allowed="integers >= 1")
-    if tasks.ndim != 2 or tasks.shape[1] != 2 or tasks.shape[0] == 0:
-        raise ValueError(f"parameter 'tasks' has shape {tuple(tasks.shape)}: allowed a non-empty (n_tasks, 2) tensor")
+    M1 = check_int("M1", M1, 2, allowed="integers >= 2")
+    M2 = check_int("M2", M2, 1, allowed="integers >= 1")
+    if not isinstance(tasks, torch.Tensor) or tasks.ndim != 2 or tasks.shape[1] != 2 or tasks.shape[0] == 0:
+        shape = tuple(tasks.shape) if isinstance(tasks, torch.Tensor) else type(tasks).__name__
+        raise ValueError(f"parameter 'tasks' has shape {shape}: allowed a non-empty (n_tasks, 2) tensor")
     if M1 == 2 and alpha < 1:
         raise ValueError(f"parameter 'alpha' = {alpha} is invalid: allowed 1.0 when M1 = 2")
+    check_generator("generator", generator)
     g = generator
-    M1 = int(M1)
     if out is None:
+        check_memory([largest(3 * 8 * n * (l + 1), n=n, l=l), ("M1", M1, 3 * 8 * tasks.shape[0] * M1)], "the prompts")
         out = PromptIndices(
             pattern=torch.empty(n, l + 1, dtype=torch.long),
             irrelevant=torch.empty(n, l + 1, dtype=torch.long),
@@ -300,6 +337,9 @@ def embed(mu, nu, q, kappa, idx: PromptIndices, noise: torch.Tensor | None = Non
     (E, n, l + 1).  x_i = mu[pattern_i] + kappa nu[irrelevant_i] (+ noise),
     y_i = label_i q, and the query's y is 0.
     """
+    for name, t in (("mu", mu), ("nu", nu), ("q", q), ("kappa", kappa)):
+        check_tensor(name, t)
+    check_instance("idx", idx, PromptIndices)
     E = mu.shape[0]
     e = torch.arange(E, device=mu.device).view(E, 1, 1)
     x = mu[e, idx.pattern] + kappa.view(E, 1, 1, 1) * nu[e, idx.irrelevant]

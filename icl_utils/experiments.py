@@ -15,6 +15,7 @@ cache (or any other bookkeeping) can be added here without touching chapters.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -22,11 +23,23 @@ import torch
 
 from . import cache as _cache
 from .baselines import LEARNERS, make_learner, predict_prompts
-from .config import ICLConfig, TestConfig, check_int
+from .config import (
+    ICLConfig,
+    TestConfig,
+    check_bool,
+    check_choice,
+    check_configs,
+    check_float,
+    check_instance,
+    check_int,
+    check_list,
+    check_memory,
+    largest,
+)
 from .data import PromptIndices, all_tasks, make_generator, make_ood_world, sample_prompt_indices
 from .model import Params, forward_indexed, hinge_loss
 from .probes import attention_concentration, classification_error
-from .training import SHAPE_FIELDS, get_device, setup_member, train_ensemble
+from .training import SHAPE_FIELDS, DivergenceError, check_run_size, get_device, setup_member, train_ensemble
 
 #: Cache namespace of :func:`train_runs` results.
 KIND_TRAIN = "train_runs"
@@ -52,12 +65,24 @@ def grid(base: ICLConfig, seeds, **sweeps) -> list[ICLConfig]:
 
     ``sweeps`` maps field names to lists of values; the result runs over the
     Cartesian product of the values (in the given order), seeds innermost.
+    ``seeds`` and every sweep are non-empty lists (NumPy arrays too).
     """
+    check_instance("base", base, ICLConfig)
+    seeds = check_list(
+        "seeds", seeds, lambda _, s: check_int("seed", s, 0, allowed="integers >= 0"), "a non-empty list of seeds"
+    )
+    if "seed" in sweeps:
+        raise ValueError("parameter 'seed' cannot be swept by name: pass the seeds as 'seeds'")
+    known = {f.name for f in dataclasses.fields(ICLConfig)}
+    for name in sweeps:
+        if name not in known:
+            raise ValueError(f"unknown ICLConfig parameter(s) [{name!r}]: allowed {sorted(known)}")
     names = list(sweeps)
+    values = [check_list(n, sweeps[n], what="a non-empty list of values") for n in names]
     out = []
-    for values in itertools.product(*(list(sweeps[n]) for n in names)):
+    for point in itertools.product(*values):
         for s in seeds:
-            out.append(base.replace(seed=int(s), **dict(zip(names, values))))
+            out.append(base.replace(seed=s, **dict(zip(names, point))))
     return out
 
 
@@ -82,12 +107,12 @@ def train_runs(
     iteration; with ``probes=False`` only the errors and losses are recorded
     (see :func:`icl_utils.training.train_ensemble`).
     """
-    kind = KIND_TRAIN + ("+snapshots" if snapshots else "") + ("" if probes else "+errors")
-    configs = list(configs)
-    for c in configs:
-        if not isinstance(c, ICLConfig):
-            raise ValueError(f"parameter 'configs' holds {type(c).__name__}: allowed ICLConfig objects")
+    configs = check_configs(configs, ICLConfig)
     check_int("max_ensemble", max_ensemble, 1, allowed="integers >= 1")
+    cache, snapshots = check_bool("cache", cache), check_bool("snapshots", snapshots)
+    probes = check_bool("probes", probes)
+    device = get_device(device)
+    kind = KIND_TRAIN + ("+snapshots" if snapshots else "") + ("" if probes else "+errors")
     results: list = [None] * len(configs)
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
@@ -97,32 +122,76 @@ def train_runs(
         else:
             groups.setdefault(tuple(getattr(c, f) for f in SHAPE_FIELDS), []).append(i)
     batches = [g[k : k + max_ensemble] for g in groups.values() for k in range(0, len(g), max_ensemble)]
+    for members in batches:  # every ensemble must fit before the first one trains
+        check_run_size([configs[i] for i in members], snapshots)
     for bi, members in enumerate(batches):
         label = f"{desc} [{bi + 1}/{len(batches)}]" if len(batches) > 1 else desc
         trained = train_ensemble(
             [configs[i] for i in members], device, progress, label, snapshots=snapshots, probes=probes
         )
         for i, r in zip(members, trained):
+            _check_finite_result(r)
             results[i] = r
             if cache:
                 _cache.store(kind, configs[i].to_dict(), r)
     return results
 
 
+def _check_finite_result(r: dict) -> None:
+    """A trained result with a non-finite loss or weight is never returned or cached
+    (the trainer already stops such a run; this guards the cache)."""
+    bad = ~np.isfinite(r["loss"])
+    if bad.any() or not all(np.isfinite(w).all() for w in r["weights"].values()):
+        c = r["config"]
+        it = int(np.argmax(bad)) if bad.any() else len(r["loss"])
+        raise DivergenceError(
+            f"training diverged by iteration {it}: non-finite loss or weights for seed = {c['seed']}, lr = {c['lr']}",
+            [0],
+            it,
+        )
+
+
+def _check_results(results, name="results") -> list:
+    """A non-empty list of trained results (the dicts :func:`train_runs` returns)."""
+    if isinstance(results, dict):
+        results = [results]
+    results = check_list(name, results, what="a non-empty list of results of train_runs")
+    for r in results:
+        if not isinstance(r, dict) or "weights" not in r or "config" not in r:
+            raise ValueError(f"parameter {name!r} holds {type(r).__name__}: allowed results of train_runs")
+    return list(results)
+
+
 def stack(results, key: str) -> np.ndarray:
     """One record of several runs stacked on a leading axis."""
+    results = check_list("results", results, what="a non-empty list of results")
+    check_instance("key", key, str)
+    for r in results:
+        if not isinstance(r, dict) or key not in r:
+            have = sorted(r) if isinstance(r, dict) else type(r).__name__
+            raise ValueError(f"parameter 'key' = {key!r} is invalid: allowed a record of every result, {have}")
     return np.stack([np.asarray(r[key]) for r in results])
 
 
 def iterations_to_target(result: dict, target: float, key: str = "err_unseen") -> float:
     """First recorded iteration at which ``result[key] <= target`` (NaN if never)."""
+    target = check_float("target", target, allowed="finite numbers")
+    if not isinstance(result, dict) or "iters" not in result:
+        raise ValueError(f"parameter 'result' = {result!r:.60} is invalid: allowed one result of train_runs")
+    if not isinstance(key, str) or key not in result:
+        raise ValueError(f"parameter 'key' = {key!r} is invalid: allowed a record of the result, {sorted(result)}")
     hit = np.nonzero(np.asarray(result[key]) <= target)[0]
     return float(result["iters"][hit[0]]) if hit.size else float("nan")
 
 
 def fit_power_law(x, y) -> tuple[float, float]:
     """Least-squares fit of log y = slope log x + c over finite points; returns (slope, c)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
+    try:
+        x, y = np.asarray(x, float), np.asarray(y, float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"parameters 'x' and 'y' are not lists of numbers ({err})") from None
+    if x.ndim != 1 or y.shape != x.shape:
+        raise ValueError(f"parameters 'x' and 'y' have shapes {x.shape} and {y.shape}: allowed two lists of one length")
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
     if ok.sum() < 2:
         return float("nan"), float("nan")
@@ -146,7 +215,11 @@ def test_prompts(config: ICLConfig | dict, test: TestConfig):
     the model's seed, so every test of a model -- and every learner compared on
     it -- sees the same random draws.  Returns ``(world, PromptIndices)``.
     """
-    cfg = config if isinstance(config, ICLConfig) else ICLConfig(**config)
+    cfg = _config_of(config)
+    check_instance("test", test, TestConfig)
+    check_memory(
+        [largest(3 * 8 * test.n_eval * (test.l_ts + 1), n_eval=test.n_eval, l_ts=test.l_ts)], "the test prompts"
+    )
     member = setup_member(cfg)
     if test.S1 is None:
         world = member.world
@@ -168,12 +241,51 @@ def test_prompts(config: ICLConfig | dict, test: TestConfig):
     return world, idx
 
 
-def params_of(results, at: int | None = None) -> Params:
-    """The weights of trained runs as one ensemble: final (``at=None``) or at recorded iteration ``at``."""
-    if isinstance(results, dict):
-        results = [results]
-    out = []
+def _config_of(config) -> ICLConfig:
+    """An ICLConfig, or the dictionary of one (a result's ``"config"``)."""
+    if isinstance(config, ICLConfig):
+        return config
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"parameter 'config' = {config!r} has type {type(config).__name__}: allowed an ICLConfig or its dict"
+        )
+    unknown = set(config) - {f.name for f in dataclasses.fields(ICLConfig)}
+    if unknown:
+        raise ValueError(f"unknown ICLConfig parameter(s) {sorted(unknown)} in parameter 'config'")
+    return ICLConfig(**config)
+
+
+def _check_config_list(configs, E: int) -> list:
+    """The configurations (ICLConfig or their dicts) of an ensemble of E models."""
+    if isinstance(configs, (ICLConfig, dict)):
+        raise ValueError(f"parameter 'configs' = {configs!r:.60} is invalid: allowed a list of {E} configurations")
+    configs = list(check_list("configs", configs, what=f"a list of {E} configurations"))
+    if len(configs) != E:
+        raise ValueError(f"parameter 'configs' has {len(configs)} entries for an ensemble of {E} models")
+    return configs
+
+
+def _check_at(results, at) -> None:
+    """``at`` is None or the index of an iteration every result recorded weights at."""
+    if at is None:
+        return
     for r in results:
+        if "snapshots" not in r:
+            raise ValueError(f"parameter 'at' = {at!r} needs results trained with snapshots=True")
+        n = len(r["iters"])
+        check_int("at", at, -n, n - 1, allowed=f"an index of the {n} recorded iterations, or None (final weights)")
+
+
+def params_of(results, at: int | None = None) -> Params:
+    """The weights of trained runs as one ensemble: final (``at=None``) or at recorded iteration ``at``.
+
+    Weights must be finite (a diverged run is not a model)."""
+    results = _check_results(results)
+    _check_at(results, at)
+    out = []
+    for i, r in enumerate(results):
+        if not all(np.isfinite(np.asarray(w)).all() for w in r["weights"].values()):
+            raise ValueError(f"parameter 'results': run {i} has non-finite weights (a diverged run)")
         w = r["weights"] if at is None else {k: v[at] for k, v in r["snapshots"].items()}
         trained = {k: torch.as_tensor(w[k])[None] for k in Params.TRAINED}
         out.append(Params(**trained, a=torch.as_tensor(r["weights"]["a"])[None]))
@@ -184,6 +296,10 @@ def test_batch(configs, test: TestConfig, device=None) -> tuple:
     """The stacked test tables and prompts of several trained models under ``test``:
     ``(mu, nu, q, kappa, idx)`` on ``device``, ready for :func:`evaluate_params`."""
     dev = get_device(device)
+    if isinstance(configs, (ICLConfig, dict)):
+        raise ValueError(f"parameter 'configs' = {configs!r} is invalid: allowed a non-empty list of configurations")
+    configs = check_list("configs", configs, what="a non-empty list of configurations")
+    check_instance("test", test, TestConfig)
     worlds, idxs = zip(*(test_prompts(c, test) for c in configs))
     kappa = torch.tensor([w.kappa for w in worlds], device=dev)
     mu, nu, q = (torch.stack([getattr(w, name) for w in worlds]).to(dev) for name in ("mu", "nu", "q"))
@@ -194,9 +310,12 @@ def evaluate_params(params: Params, configs, test: TestConfig | None = None, dev
     """Error, hinge loss, mean margin z F and attention concentration of an ensemble
     ``params`` (for instance a pruned one) whose members were trained with
     ``configs``, under ``test`` (or on a prepared :func:`test_batch`): arrays of shape (E,)."""
-    configs = list(configs)
-    if len(configs) != params.E:
-        raise ValueError(f"parameter 'configs' has {len(configs)} entries for an ensemble of {params.E} models")
+    check_instance("params", params, Params)
+    configs = _check_config_list(configs, params.E)
+    if batch is None and test is None:
+        raise ValueError("parameter 'test' = None is invalid: allowed a TestConfig (or a prepared 'batch')")
+    if batch is not None and (not isinstance(batch, tuple) or len(batch) != 5):
+        raise ValueError("parameter 'batch' is invalid: allowed the (mu, nu, q, kappa, idx) of test_batch, or None")
     dev = get_device(device)
     mu, nu, q, kappa, idx = batch if batch is not None else test_batch(configs, test, dev)
     with torch.no_grad():
@@ -218,10 +337,10 @@ def evaluate_runs(results, tests, at: int | None = None, device=None, cache: boo
     classification error) and ``attn_same`` (the attention the query puts on
     context examples with its own relevant pattern, Proposition 1).
     """
-    results, tests = list(results), list(tests)
-    for t in tests:
-        if not isinstance(t, TestConfig):
-            raise ValueError(f"parameter 'tests' holds {type(t).__name__}: allowed TestConfig objects")
+    results = _check_results(results)
+    tests = check_configs(tests, TestConfig, "tests")
+    _check_at(results, at)
+    cache = check_bool("cache", cache)
     dev = get_device(device)
     err = np.full((len(results), len(tests)), np.nan)
     attn = np.full_like(err, np.nan)
@@ -250,7 +369,10 @@ def baseline_errors(results, test: TestConfig, learners=None, cache: bool = True
     """Error of each classical learner (:mod:`icl_utils.baselines`) on the same prompts
     :func:`evaluate_runs` gives each model under ``test``; one fit per prompt on its
     context inputs x_i and labels.  Returns learner name -> array (len(results),)."""
-    learners = list(LEARNERS) if learners is None else list(learners)
+    results = _check_results(results)
+    check_instance("test", test, TestConfig)
+    cache = check_bool("cache", cache)
+    learners = list(LEARNERS) if learners is None else list(check_list("learners", learners))
     for name in learners:
         make_learner(name)  # validates
     out = {name: np.full(len(results), np.nan) for name in learners}
@@ -284,9 +406,13 @@ def pruning_curve(
     from . import pruning
 
     fns = {"magnitude": pruning.prune_by_magnitude, "largest": pruning.prune_largest}
-    if method not in (*fns, "random"):
-        raise ValueError(f"parameter 'method' = {method!r} is invalid: allowed 'magnitude', 'largest' or 'random'")
+    check_choice("method", method, (*fns, "random"))
     check_int("n_random", n_random, 1, allowed="integers >= 1")
+    check_instance("params", params, Params)
+    rates = check_list("rates", rates, lambda n, r: check_float(n, r, 0.0, 1.0, hi_open=True))
+    for r in rates:
+        pruning.n_pruned(params.m, r)  # leaves a neuron
+    configs = _check_config_list(configs, params.E)
     out = {k: np.zeros((len(rates), params.E)) for k in ("err", "loss", "margin")}
     batch = test_batch(configs, test, device)
     for i, rate in enumerate(rates):

@@ -21,6 +21,9 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from .config import check_float, check_generator, check_instance, check_int, check_list, check_memory, check_tensor
+from .data import PromptIndices
+
 __all__ = ["Params", "init_params", "forward", "forward_indexed", "forward_literal", "attention", "hinge_loss"]
 
 
@@ -72,7 +75,26 @@ class Params:
 def init_params(d: int, m: int, qkv_init: float, o_init_std: float, generators, device=None) -> Params:
     """Initialization of SPEC.md Part I: W_Q = W_K = W_V = qkv_init * I,
     W_O ~ N(0, o_init_std^2) (one generator per member), a = (+1/m, ..., -1/m)
-    (first half +1/m, second half -1/m)."""
+    (first half +1/m, second half -1/m).  ``generators``: a non-empty list of
+    ``torch.Generator``, one per ensemble member; ``device``: see
+    :func:`icl_utils.training.get_device` (None: the CPU)."""
+    check_int("d", d, 1, allowed="integers >= 1")
+    check_int("m", m, 2, allowed="integers >= 2 (at least one neuron with a_i = +1/m and one with -1/m)")
+    check_float("qkv_init", qkv_init, 0.0)
+    check_float("o_init_std", o_init_std, 0.0)
+    generators = check_list(
+        "generators",
+        generators,
+        lambda n, g: check_generator(n, g, optional=False),
+        "a non-empty list of torch.Generator (one per member)",
+    )
+    check_memory(
+        [("d", d, 8 * len(generators) * 3 * 3 * d * d), ("m", m, 8 * len(generators) * 3 * m * d)], "the weights"
+    )
+    if device is not None:
+        from .training import get_device
+
+        device = get_device(device)
     E = len(generators)
     eye = torch.eye(d).expand(E, d, d)
     W_O = torch.stack([torch.randn(m, d, generator=g) for g in generators]) * o_init_std
@@ -89,11 +111,21 @@ def init_params(d: int, m: int, qkv_init: float, o_init_std: float, generators, 
 
 def attention(params: Params, P: torch.Tensor) -> torch.Tensor:
     """attn_i of Eq. 7, shape (E, n, l + 1), via v = W_K^T W_Q p_query."""
+    _check_prompts(params, P)
     pq = P[..., -1, :]  # (E, n, d)
     u = torch.einsum("eij,enj->eni", params.W_Q, pq)  # W_Q p_query
     v = torch.einsum("eij,eni->enj", params.W_K, u)  # W_K^T W_Q p_query
     scores = torch.einsum("enld,end->enl", P, v)
     return torch.softmax(scores, dim=-1)
+
+
+def _check_prompts(params, P) -> None:
+    """``P`` must be a (E, n, l + 1, d) prompt tensor for the ensemble ``params``."""
+    check_instance("params", params, Params)
+    E, d = params.W_Q.shape[0], params.W_Q.shape[-1]
+    if not isinstance(P, torch.Tensor) or P.ndim != 4 or P.shape[0] != E or P.shape[-1] != d:
+        shape = tuple(P.shape) if isinstance(P, torch.Tensor) else type(P).__name__
+        raise ValueError(f"parameter 'P' has shape {shape}: allowed (E = {E}, n, l + 1, d = {d})")
 
 
 def forward(params: Params, P: torch.Tensor, return_attention: bool = False):
@@ -156,6 +188,10 @@ def forward_indexed(params: Params, mu, nu, q, kappa, idx, return_attention: boo
     never (E, n, l + 1, d): this is what makes the ensemble trainer fast.
     ``mu`` (E, M1, d_X), ``nu`` (E, M2, d_X), ``q`` (E, d_Y), ``kappa`` (E,).
     """
+    check_instance("params", params, Params)
+    for name, t in (("mu", mu), ("nu", nu), ("q", q), ("kappa", kappa)):
+        check_tensor(name, t)
+    check_instance("idx", idx, PromptIndices)
     E, n, L = idx.pattern.shape
     M1, M2, d_X = mu.shape[1], nu.shape[1], mu.shape[2]
     r = M1 + M2 + 1
@@ -188,6 +224,7 @@ def forward_literal(params: Params, P: torch.Tensor) -> torch.Tensor:
     The reference the fast form is tested against, and the "plain research
     script" the benchmark compares with.
     """
+    _check_prompts(params, P)
     cols = P.transpose(-1, -2)  # (E, n, d, l+1): the prompt matrix of Eq. 6
     K = params.W_K[:, None] @ cols  # W_K p_i for every column
     V = params.W_V[:, None] @ cols  # W_V p_i for every column
@@ -201,4 +238,8 @@ def forward_literal(params: Params, P: torch.Tensor) -> torch.Tensor:
 
 def hinge_loss(out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Eq. 8's per-prompt loss max(0, 1 - z F), averaged over prompts: shape (E,)."""
+    if not isinstance(out, torch.Tensor) or not isinstance(z, torch.Tensor) or z.shape != out.shape:
+        from .probes import _check_same_shape
+
+        _check_same_shape("z", z, out)
     return torch.clamp(1.0 - z * out, min=0.0).mean(-1)

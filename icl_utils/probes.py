@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from .config import check_instance, check_tensor
 from .data import PromptIndices
 from .model import Params, attention, forward
 
@@ -28,8 +29,28 @@ __all__ = [
 
 
 def classification_error(out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """Fraction of prompts with sign(F) != z (F = 0 counts as an error); shape (E,)."""
-    return (out * z <= 0).float().mean(-1)
+    """Fraction of prompts with sign(F) != z; shape (E,).
+
+    F = 0 counts as an error, and so does a non-finite F (NaN or +-inf, the output
+    of a diverged model): only a finite output of the right sign is right.
+    """
+    _check_same_shape("z", z, out)
+    right = (out * z > 0) & torch.isfinite(out)
+    return (~right).float().mean(-1)
+
+
+def _check_same_shape(name, t, ref) -> None:
+    """``t`` must broadcast to ``ref``'s shape without changing it."""
+    if isinstance(t, torch.Tensor) and isinstance(ref, torch.Tensor) and t.shape == ref.shape:
+        return
+    check_tensor("out" if name != "out" else "ref", ref)
+    check_tensor(name, t)
+    try:
+        ok = torch.broadcast_shapes(t.shape, ref.shape) == ref.shape
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"parameter {name!r} has shape {tuple(t.shape)}: allowed the shape {tuple(ref.shape)}")
 
 
 def attention_concentration(attn: torch.Tensor, idx: PromptIndices) -> dict:
@@ -39,6 +60,12 @@ def attention_concentration(attn: torch.Tensor, idx: PromptIndices) -> dict:
     means a context column whose relevant pattern is the query's.  Returns
     means over prompts, each of shape (E,); the three sum to 1.
     """
+    check_tensor("attn", attn)
+    check_instance("idx", idx, PromptIndices)
+    if tuple(attn.shape) != tuple(idx.pattern.shape):
+        raise ValueError(
+            f"parameter 'attn' has shape {tuple(attn.shape)}: allowed the prompts' shape {tuple(idx.pattern.shape)}"
+        )
     same = (idx.pattern[..., :-1] == idx.pattern[..., -1:]).float()
     ctx = attn[..., :-1]
     a_same = (ctx * same).sum(-1)
@@ -58,8 +85,19 @@ def attention_magnitudes(params: Params, P: torch.Tensor, idx: PromptIndices, mu
     query's pattern.  ``mu`` (E, M1, d_X) holds each member's relevant patterns.
     Returns means over prompts, each of shape (E,).
     """
+    check_instance("params", params, Params)
+    check_tensor("P", P)
+    check_instance("idx", idx, PromptIndices)
+    check_tensor("mu", mu)
+    if P.ndim != 4 or tuple(P.shape[:3]) != tuple(idx.pattern.shape):
+        raise ValueError(
+            f"parameter 'P' has shape {tuple(P.shape)}: allowed (E, n, l + 1, d) over the prompts "
+            f"{tuple(idx.pattern.shape)}"
+        )
     E, n, L, d = P.shape
     d_X = mu.shape[-1]
+    if mu.ndim != 3 or mu.shape[0] != E or d_X >= d:
+        raise ValueError(f"parameter 'mu' has shape {tuple(mu.shape)}: allowed (E = {E}, M1, d_X) with d_X < d = {d}")
     e = torch.arange(E, device=P.device).view(E, 1)
     mu_q = mu[e, idx.pattern[..., -1]]  # (E, n, d_X)
     qv = torch.einsum("eij,enj->eni", params.W_Q, P[..., -1, :])
@@ -92,6 +130,15 @@ def wov_embeddings(params: Params, mu_bar: torch.Tensor, q: torch.Tensor) -> dic
     label part to q and its norm.  Proposition 2 predicts feature angles
     near 0, and label angles near 0 for a_i > 0 and near 180 for a_i < 0.
     """
+    check_instance("params", params, Params)
+    check_tensor("mu_bar", mu_bar)
+    check_tensor("q", q)
+    E, d = params.W_V.shape[0], params.W_V.shape[-1]
+    if mu_bar.ndim != 2 or q.ndim != 2 or mu_bar.shape[0] != E or q.shape[0] != E or mu_bar.shape[1] + q.shape[1] != d:
+        raise ValueError(
+            f"parameters 'mu_bar' and 'q' have shapes {tuple(mu_bar.shape)} and {tuple(q.shape)}: "
+            f"allowed (E = {E}, d_X) and (E, d_Y) with d_X + d_Y = d = {d}"
+        )
     d_X = mu_bar.shape[-1]
     WOV = torch.bmm(params.W_O, params.W_V)
     feat, lab = WOV[..., :d_X], WOV[..., d_X:]

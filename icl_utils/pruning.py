@@ -14,7 +14,7 @@ import math
 
 import torch
 
-from .config import check_float, check_int
+from .config import check_float, check_instance, check_int
 from .model import Params
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
 
 def neuron_magnitudes(params: Params) -> torch.Tensor:
     """Norm of every row of W_O, shape (E, m)."""
+    check_instance("params", params, Params)
     return params.W_O.norm(dim=-1)
 
 
@@ -46,8 +47,20 @@ def n_pruned(m: int, rate: float) -> int:
     return k
 
 
+def _check_remove(params, remove) -> None:
+    """``remove`` must be an integer (E, k) tensor of row indices in [0, m)."""
+    check_instance("params", params, Params)
+    E, m = params.a.shape
+    if not isinstance(remove, torch.Tensor) or remove.ndim != 2 or remove.shape[0] != E or remove.is_floating_point():
+        shape = tuple(remove.shape) if isinstance(remove, torch.Tensor) else type(remove).__name__
+        raise ValueError(f"parameter 'remove' has shape {shape}: allowed an integer (E = {E}, k) tensor of neurons")
+    if remove.numel() and (int(remove.min()) < 0 or int(remove.max()) >= m):
+        raise ValueError(f"parameter 'remove' holds neurons outside [0, m = {m})")
+
+
 def prune_rows(params: Params, remove: torch.Tensor) -> Params:
     """Delete the neurons ``remove`` (E, k) (row indices per member) from every member."""
+    _check_remove(params, remove)
     E, m = params.a.shape
     keep = torch.ones(E, m, dtype=torch.bool, device=params.a.device)
     if remove.numel():
@@ -66,6 +79,7 @@ def prune_rows(params: Params, remove: torch.Tensor) -> Params:
 
 def prune_by_magnitude(params: Params, rate: float) -> Params:
     """Theorem 3's pruning: remove the fraction ``rate`` of neurons with the smallest W_O row norm."""
+    check_instance("params", params, Params)
     k = n_pruned(params.m, rate)
     order = torch.argsort(neuron_magnitudes(params), dim=1, stable=True)
     return prune_rows(params, order[:, :k])
@@ -73,6 +87,7 @@ def prune_by_magnitude(params: Params, rate: float) -> Params:
 
 def prune_largest(params: Params, rate: float) -> Params:
     """Remove the fraction ``rate`` of neurons with the *largest* W_O row norm (Theorem 3's Omega(R) part)."""
+    check_instance("params", params, Params)
     k = n_pruned(params.m, rate)
     order = torch.argsort(neuron_magnitudes(params), dim=1, descending=True, stable=True)
     return prune_rows(params, order[:, :k])
@@ -80,8 +95,9 @@ def prune_largest(params: Params, rate: float) -> Params:
 
 def prune_random(params: Params, rate: float, seed: int) -> Params:
     """Remove the fraction ``rate`` of neurons chosen uniformly at random (reproducible by ``seed``)."""
+    check_instance("params", params, Params)
     k = n_pruned(params.m, rate)
-    check_int("seed", seed, 0, allowed="integers >= 0")
+    seed = check_int("seed", seed, 0, allowed="integers >= 0")
     g = torch.Generator().manual_seed(seed)
     rows = torch.stack([torch.randperm(params.m, generator=g)[:k] for _ in range(params.E)])
     return prune_rows(params, rows)
@@ -90,6 +106,7 @@ def prune_random(params: Params, rate: float, seed: int) -> Params:
 def mask_neurons(params: Params, remove: torch.Tensor) -> Params:
     """The same pruning as :func:`prune_rows`, done by zeroing rows of W_O and entries of a
     (the model keeps its size).  Used by the tests: both must compute the same function."""
+    _check_remove(params, remove)
     keep = torch.ones_like(params.a, dtype=torch.bool)
     if remove.numel():
         keep.scatter_(1, remove.to(keep.device), False)

@@ -25,7 +25,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import _Fields, check_float, check_int
+from .config import (
+    _Fields,
+    check_bool,
+    check_configs,
+    check_float,
+    check_generator,
+    check_instance,
+    check_int,
+    check_list,
+    check_memory,
+    check_tensor,
+    largest,
+)
 from .cot import (
     CoTParams,
     CoTPrompts,
@@ -85,16 +97,17 @@ class CoTConfig(_Fields):
     n_eval: int = 500
 
     def __post_init__(self):
-        check_int("seed", self.seed, 0, allowed="integers >= 0")
-        check_int("M", self.M, 2, allowed="integers >= 2")
-        check_int("K", self.K, 1, allowed="integers >= 1 (a task has at least one step)")
-        check_int("d", self.d, self.M + self.K, allowed=f"integers >= M + K = {self.M + self.K}")
-        check_float("alpha", self.alpha, 0.0, 1.0, lo_open=True)
+        c = self._check
+        c("seed", check_int, 0, allowed="integers >= 0")
+        c("M", check_int, 2, allowed="integers >= 2")
+        c("K", check_int, 1, allowed="integers >= 1 (a task has at least one step)")
+        c("d", check_int, self.M + self.K, allowed=f"integers >= M + K = {self.M + self.K}")
+        c("alpha", check_float, 0.0, 1.0, lo_open=True)
         for name in ("l_tr", "B", "T", "record_every", "n_eval"):
-            check_int(name, getattr(self, name), 1, allowed="integers >= 1")
-        check_float("lr", self.lr, 0.0, lo_open=True)
-        check_float("qk_init", self.qk_init, 0.0)
-        check_float("v_std", self.v_std, 0.0)
+            c(name, check_int, 1, allowed="integers >= 1")
+        c("lr", check_float, 0.0, lo_open=True)
+        c("qk_init", check_float, 0.0)
+        c("v_std", check_float, 0.0)
 
 
 SHAPE_FIELDS = ("M", "K", "d", "l_tr", "B", "T", "record_every", "n_eval")
@@ -117,7 +130,10 @@ def attention_by_category(attn: torch.Tensor, prompts: CoTPrompts, K: int) -> to
     column's input pattern is the query's input pattern z_{k-1}; "same step":
     the column stands for step k (its positional code is c_{k-1}).
     """
+    K = _check_K(prompts, K)
     L = prompts.inp.shape[-1]
+    if attn.shape[-1] != L - 1:
+        raise ValueError(f"parameter 'attn' has shape {tuple(attn.shape)}: allowed (..., L - 1 = {L - 1})")
     col_step = torch.arange(L - 1) % K  # code index of every non-query column
     same_step = col_step == (prompts.k[..., None] - 1)
     same_pat = prompts.inp[..., :-1] == prompts.inp[..., -1:]
@@ -126,9 +142,51 @@ def attention_by_category(attn: torch.Tensor, prompts: CoTPrompts, K: int) -> to
     return torch.stack([(attn * (c & valid)).sum(-1) for c in cats], dim=-1)
 
 
+def _check_K(prompts, K) -> int:
+    """``K`` must be the number of steps the prompts were drawn for."""
+    check_instance("prompts", prompts, CoTPrompts)
+    K = check_int("K", K, 1, allowed="integers >= 1")
+    if prompts.z.shape[-1] != K + 1:
+        _fail_K(K, prompts.z.shape[-1] - 1)
+    return K
+
+
+def _fail_K(K, actual):
+    raise ValueError(f"parameter 'K' = {K} is invalid: allowed the prompts' number of steps, {actual}")
+
+
 def decode(out: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
-    """Greedy decoding: the index of the pattern nearest to each output (Euclidean)."""
-    return torch.cdist(out, patterns).argmin(-1)
+    """Greedy decoding: the index of the pattern nearest to each output (Euclidean).
+
+    A non-finite output (NaN or +-inf, from a diverged model) decodes to -1, no
+    pattern: it never equals a correct step, so it counts as an error (and, fed back
+    as a CoT step, embeds as a zero half).
+    """
+    check_tensor("out", out)
+    check_tensor("patterns", patterns, 2)
+    if out.shape[-1] != patterns.shape[-1]:
+        raise ValueError(
+            f"parameter 'out' has shape {tuple(out.shape)}: allowed (..., d = {patterns.shape[-1]}), "
+            f"the width of 'patterns' {tuple(patterns.shape)}"
+        )
+    idx = torch.cdist(out, patterns).argmin(-1)
+    return torch.where(torch.isfinite(out).all(-1), idx, -1)
+
+
+def _check_run_size(c: CoTConfig, E: int) -> None:
+    """Reject an ensemble whose arrays cannot fit in memory (as :func:`icl_utils.training.check_run_size`):
+    ``T`` sizes the loss history and records, ``n_eval`` the dense evaluation prompts, ``B`` the
+    prompt chunk, ``d`` the weights."""
+    L, Lc, R = (c.l_tr + 1) * c.K, (c.M + 1) * c.K, c.T // c.record_every + 2
+    check_memory(
+        [
+            ("T", c.T, 3 * 8 * E * (c.T + 5 * R) + 100 * R),
+            largest(8 * E * c.n_eval * (L * (4 + 3 * 2 * c.d) + c.K + 2), n_eval=c.n_eval, l_tr=c.l_tr),
+            ("B", c.B, 8 * E * c.B * (CHUNK_STEPS * (Lc * 5 + c.K + 2) + Lc * (2 * c.M + c.K) * 4)),
+            ("d", c.d, 8 * E * 3 * (3 * 4 * c.d * c.d)),
+        ],
+        f"an ensemble of {E} run(s) (T = {c.T}, record_every = {c.record_every}, n_eval = {c.n_eval}, B = {c.B})",
+    )
 
 
 def train_cot(configs, progress=None) -> list[dict]:
@@ -136,15 +194,17 @@ def train_cot(configs, progress=None) -> list[dict]:
     :data:`SHAPE_FIELDS`); returns per model: ``loss`` (T,), ``iters`` (R,), ``attn``
     (R, 4) attention by category averaged over steps, ``cot_err`` (R,) clean CoT
     error, and the final ``weights``."""
-    configs = list(configs)
-    if not configs or not all(isinstance(c, CoTConfig) for c in configs):
-        raise ValueError("parameter 'configs' must be a non-empty list of CoTConfig")
+    configs = check_configs(configs, CoTConfig)
     ref = configs[0]
     for c in configs[1:]:
         for f in SHAPE_FIELDS:
             if getattr(c, f) != getattr(ref, f):
-                raise ValueError(f"parameter 'configs': field {f!r} differs within one ensemble")
+                raise ValueError(
+                    f"parameter 'configs': field {f!r} differs within one ensemble "
+                    f"({getattr(ref, f)!r} vs {getattr(c, f)!r}); group configurations by {SHAPE_FIELDS}"
+                )
     E, M, K, d, B, T = len(configs), ref.M, ref.K, ref.d, ref.B, ref.T
+    _check_run_size(ref, E)
     world = make_cot_world(M, K, d)
     params = CoTParams(
         *(
@@ -205,7 +265,10 @@ def train_cot(configs, progress=None) -> list[dict]:
         return squared_loss(out, world.patterns[pr.label])
 
     bar = progress_bar(T, f"Eq. 11 ({E} models)", progress)
-    rec_iters, loss_hist = sgd_loop(params.trained(), lr, T, ref.record_every, chunk_steps, draw, loss_at, record, bar)
+    labels = [f"seed = {c.seed}, lr = {c.lr}" for c in configs]
+    rec_iters, loss_hist = sgd_loop(
+        params.trained(), lr, T, ref.record_every, chunk_steps, draw, loss_at, record, bar, labels
+    )
     attn_np = torch.stack(attn_rec).numpy()
     err_np = torch.stack(err_rec).numpy()
     final = [w.detach() for w in params.trained()]
@@ -224,6 +287,10 @@ def train_cot(configs, progress=None) -> list[dict]:
 
 def params_of(results) -> CoTParams:
     """The final weights of trained runs as one ensemble."""
+    results = check_list("results", results, what="a non-empty list of results of train_cot")
+    for r in results:
+        if not isinstance(r, dict) or "weights" not in r:
+            raise ValueError(f"parameter 'results' holds {type(r).__name__}: allowed results of train_cot")
     return CoTParams(*(torch.stack([torch.as_tensor(r["weights"][k]) for r in results]) for k in ("W_Q", "W_K", "W_V")))
 
 
@@ -233,7 +300,9 @@ __all__ += ["params_of"]
 def test_world(world: CoTWorld, mix: float = 0.3, generator=None) -> CoTWorld:
     """Testing-relevant (TSR) patterns: mu'_j = (mu_j + mix * mu_{j+1 mod M}) / norm, each a
     linear combination of the training patterns with a dominant component; same codes."""
+    check_instance("world", world, CoTWorld)
     mix = check_float("mix", mix, 0.0, 1.0, hi_open=True)
+    check_generator("generator", generator)
     P = world.patterns
     tsr = P + mix * torch.roll(P, -1, dims=0)
     return CoTWorld(patterns=tsr / tsr.norm(dim=1, keepdim=True), codes=world.codes)
@@ -263,6 +332,22 @@ def _repeat(prompts: CoTPrompts, E: int) -> CoTPrompts:
 
 
 @torch.no_grad()
+def _check_inference_args(params, world, prompts, patterns, shared=False) -> None:
+    check_instance("params", params, CoTParams)
+    check_instance("world", world, CoTWorld)
+    check_instance("prompts", prompts, CoTPrompts)
+    if prompts.inp.ndim not in ((2,) if shared else (2, 3)):
+        raise ValueError(f"parameter 'prompts' has shape {tuple(prompts.inp.shape)}: allowed (n, L)")
+    if prompts.z.shape[-1] != world.K + 1 or prompts.inp.shape[-1] % world.K:
+        raise ValueError(
+            f"parameter 'prompts' were drawn for {prompts.z.shape[-1] - 1} steps: 'world' has K = {world.K}"
+        )
+    if params.W_V.shape[1] != world.d:
+        raise ValueError(f"parameter 'params' has d = {params.W_V.shape[1]}: 'world' has d = {world.d}")
+    if patterns is not None and (check_tensor("patterns", patterns).ndim != 2 or patterns.shape[1] != world.d):
+        raise ValueError(f"parameter 'patterns' has shape {tuple(patterns.shape)}: allowed (M', d = {world.d})")
+
+
 def cot_inference(params: CoTParams, world: CoTWorld, steps, prompts: CoTPrompts, patterns=None):
     """Chain-of-thought: decode z_1..z_K greedily, step by step, appending each decoded step.
 
@@ -274,9 +359,12 @@ def cot_inference(params: CoTParams, world: CoTWorld, steps, prompts: CoTPrompts
     else ``(decoded (E, n, K + 1), wrong (E, n))``; ``wrong`` is the CoT error of a prompt:
     the mean over steps of 1[z_k != v_k].
     """
+    _check_inference_args(params, world, prompts, patterns)
     patterns = world.patterns if patterns is None else patterns
     K, E = world.K, params.E
     if prompts.inp.ndim == 3:  # one set of prompts per model
+        if prompts.inp.shape[0] != E:
+            raise ValueError(f"parameter 'prompts' holds {prompts.inp.shape[0]} prompt sets for {E} models")
         n = prompts.inp.shape[1]
         flat = CoTPrompts(
             *(
@@ -303,6 +391,9 @@ def icl_prompts(prompts: CoTPrompts, K: int) -> CoTPrompts:
     """The same examples as ICL sees them: each example's first column becomes
     [x_i; y_iK] and its other K - 1 columns are masked out; the query asks for step 1
     (the model's one-step prediction is read as z_K)."""
+    K = _check_K(prompts, K)
+    if prompts.inp.ndim != 2:
+        raise ValueError(f"parameter 'prompts' has shape {tuple(prompts.inp.shape)}: allowed (n, L)")
     n, L = prompts.inp.shape
     l = (L - K) // K
     inp, out, valid = prompts.inp.clone(), prompts.out.clone(), prompts.valid.clone()
@@ -319,6 +410,7 @@ def icl_inference(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, patte
     """ICL: predict z_K in one step from (input, final output) examples, batched over
     prompts and models.  Returns ``(prediction, wrong)`` with ``wrong`` = 1[z_K != v],
     each (n,) for one model and (E, n) for an ensemble."""
+    _check_inference_args(params, world, prompts, patterns, shared=True)
     patterns = world.patterns if patterns is None else patterns
     pr = icl_prompts(prompts, world.K)
     out = forward(params, embed_cot(world, pr)[None], pr.valid)  # (E, n, d): the same prompts for all
@@ -333,6 +425,11 @@ def test_tasks(n_tasks: int, K: int, M: int, tau: float, condition1: bool, seed:
     from .transitions import build_transitions
 
     check_int("n_tasks", n_tasks, 1, allowed="integers >= 1")
+    check_int("K", K, 1, allowed="integers >= 1")
+    check_int("M", M, 2, allowed="integers >= 2")
+    check_memory([largest(8 * n_tasks * K * M * (4 + M), n_tasks=n_tasks, K=K, M=M)], "the tasks")
+    check_float("tau", tau, 0.0, 1.0, lo_open=True)
+    check_bool("condition1", condition1)
     g = make_generator(seed, "ood")
     steps = sample_steps(n_tasks, K, M, g)
     return steps, np.stack([build_transitions(s.numpy(), tau, condition1) for s in steps])
@@ -351,8 +448,24 @@ def test_errors(
     prompts of ``l_ts`` examples with fraction ``alpha_test``, drawn once and shared by
     all models.  Returns ``{"cot": (E,), "icl": (E,)}`` mean errors.
     """
-    g = make_generator(seed, "probe")
+    check_instance("params", params, CoTParams)
+    check_instance("world", world, CoTWorld)
+    if not isinstance(steps, torch.Tensor) or steps.ndim != 3 or tuple(steps.shape[1:]) != (world.K, world.M):
+        shape = tuple(steps.shape) if isinstance(steps, torch.Tensor) else type(steps).__name__
+        raise ValueError(f"parameter 'steps' has shape {shape}: allowed (n_tasks, K = {world.K}, M = {world.M})")
     n_tasks, K, M = steps.shape
+    if np.shape(transitions) != (n_tasks, K, M, M):
+        raise ValueError(
+            f"parameter 'transitions' has shape {np.shape(transitions)}: "
+            f"allowed (n_tasks, K, M, M) = {(n_tasks, K, M, M)}"
+        )
+    check_float("alpha_test", alpha_test, 0.0, 1.0, lo_open=True)
+    check_int("l_ts", l_ts, 1, allowed="integers >= 1")
+    check_int("n_per_task", n_per_task, 1, allowed="integers >= 1")
+    L = (l_ts + 1) * K
+    nbytes = 8 * n_per_task * L * (6 + 2 * world.d * (params.E + 2))
+    check_memory([largest(nbytes, n_per_task=n_per_task, l_ts=l_ts)], "the test prompts of one task")
+    g = make_generator(seed, "probe")
     cot_err = torch.zeros(params.E)
     icl_err = torch.zeros(params.E)
     for t in range(n_tasks):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import ICLConfig
+from .config import ICLConfig, check_configs, check_instance, check_int, check_memory, largest
 from .data import (
     PromptIndices,
     World,
@@ -37,12 +37,14 @@ from .probes import classification_error, probe_all, wov_embeddings
 
 __all__ = [
     "get_device",
+    "DivergenceError",
     "Member",
     "setup_member",
     "train_ensemble",
     "sgd_step",
     "sgd_loop",
     "record_iterations",
+    "check_run_size",
     "SHAPE_FIELDS",
     "CHUNK_STEPS",
 ]
@@ -58,10 +60,57 @@ PROBE_BUDGET = 4_000_000
 
 
 def get_device(device=None) -> torch.device:
-    """``device`` if given, else CUDA when available, else the CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``device`` if given, else CUDA when available, else the CPU.
+
+    Allowed: None, ``"cpu"``, and -- where CUDA is available -- ``"cuda"`` or
+    ``"cuda:N"`` with N below the number of GPUs (strings or ``torch.device``).
+    Anything else raises a ValueError naming the parameter before any work starts:
+    an unknown name, CUDA on a machine without it, a GPU index that does not exist,
+    or a device the package cannot compute on (``"mps"`` has no float64, ``"meta"``
+    holds no values).
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    cuda = torch.cuda.is_available()
+    allowed = "'cpu'" + (f", 'cuda' or 'cuda:N' with N < {torch.cuda.device_count()}" if cuda else "")
+    allowed += " or None (CUDA when available, else the CPU)"
+    if isinstance(device, torch.device):
+        dev = device
+    elif isinstance(device, str):
+        try:
+            dev = torch.device(device.strip().lower())
+        except (RuntimeError, ValueError) as err:
+            raise ValueError(f"parameter 'device' = {device!r} is invalid ({err}): allowed {allowed}") from None
+    else:
+        raise ValueError(f"parameter 'device' = {device!r} has type {type(device).__name__}: allowed {allowed}")
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "cuda":
+        if not cuda:
+            why = "this torch is built without CUDA" if torch.version.cuda is None else "no GPU is visible"
+            raise ValueError(
+                f"parameter 'device' = {device!r} is invalid: CUDA is not available on this machine ({why}); "
+                "allowed 'cpu' or None (the CPU here)"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"parameter 'device' = {device!r} is invalid: no such GPU; allowed {allowed}")
+        return dev
+    note = " (MPS has no float64, the package's dtype)" if dev.type == "mps" else ""
+    raise ValueError(f"parameter 'device' = {device!r} is invalid{note}: allowed {allowed}")
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss or weight: the run diverged and is not a result.
+
+    ``members``: the diverged ensemble members (indices); ``iteration``: the first
+    iteration with a non-finite loss (or the iteration by which a weight was found
+    non-finite).  Nothing is returned, so nothing is cached.
+    """
+
+    def __init__(self, message: str, members: list[int], iteration: int):
+        super().__init__(message)
+        self.members = members
+        self.iteration = iteration
 
 
 @dataclass
@@ -76,6 +125,7 @@ class Member:
 
 def setup_member(cfg: ICLConfig) -> Member:
     """Patterns (``"world"`` stream) and task split (``"split"`` stream) of a configuration."""
+    check_instance("cfg", cfg, ICLConfig)
     world = make_world(cfg.M1, cfg.M2, cfg.d_X, cfg.d_Y, cfg.kappa, make_generator(cfg.seed, "world"))
     tr, un = split_tasks(cfg.M1, cfg.task_fraction, make_generator(cfg.seed, "split"))
     return Member(cfg, world, tr, un)
@@ -99,11 +149,7 @@ def _eval_sets(m: Member):
 
 
 def _check_compatible(configs):
-    if not configs:
-        raise ValueError("parameter 'configs' is empty: allowed a non-empty list of ICLConfig")
-    for c in configs:
-        if not isinstance(c, ICLConfig):
-            raise ValueError(f"parameter 'configs' holds {type(c).__name__}: allowed ICLConfig objects")
+    configs = check_configs(configs, ICLConfig)
     ref = configs[0]
     for c in configs[1:]:
         for f in SHAPE_FIELDS:
@@ -112,6 +158,37 @@ def _check_compatible(configs):
                     f"parameter 'configs': field {f!r} differs within one ensemble "
                     f"({getattr(ref, f)!r} vs {getattr(c, f)!r}); group configurations by {SHAPE_FIELDS}"
                 )
+    return configs
+
+
+def check_run_size(configs, snapshots: bool = False) -> None:
+    """Reject an ensemble whose arrays cannot fit in memory, before anything is built.
+
+    An estimate (float64 and int64 everywhere, the copies the trainer makes counted) of
+    what each parameter sizes: ``T`` the (T, E) loss history and the records, ``n_eval``
+    and ``l_ts`` the fixed evaluation prompts, ``B`` and ``l_tr`` the prompt chunk and a
+    step's activations, ``d_X`` the patterns and weights, ``m`` the neurons.  A ValueError
+    names the parameter with the largest share when the sum exceeds the machine's
+    physical memory (e.g. ``T = 10**12``); real runs need far less than any machine has.
+    """
+    configs = _check_compatible(configs)
+    c, E = configs[0], len(configs)
+    R = c.T // c.record_every + 2
+    per_record = 11 + 4 * c.m + (3 * c.d * c.d + c.m * c.d if snapshots else 0)
+    noise = any(x.noise_std > 0 for x in configs)
+    L_ts, L_tr = c.l_ts + 1, c.l_tr + 1
+    eval_bytes = 8 * E * c.n_eval * L_ts * (6 + (2 * c.d_X if noise else 0)) + 8 * c.n_eval * L_ts * c.d * 4
+    chunk_bytes = 8 * E * c.B * (L_tr * (CHUNK_STEPS * (6 + (c.d_X if noise else 0)) + 8) + 4 * c.m)
+    check_memory(
+        [
+            ("T", c.T, 3 * 8 * E * (c.T + R * per_record) + 100 * R),
+            largest(eval_bytes, n_eval=c.n_eval, l_ts=c.l_ts),
+            largest(chunk_bytes, B=c.B, l_tr=c.l_tr),
+            ("d_X", c.d_X, 8 * E * (2 * c.d_X * c.d_X + 3 * 3 * c.d * c.d)),
+            ("m", c.m, 8 * E * 3 * c.m * c.d),
+        ],
+        f"an ensemble of {E} run(s) (T = {c.T}, record_every = {c.record_every}, n_eval = {c.n_eval}, B = {c.B})",
+    )
 
 
 _TERMINAL = None
@@ -170,36 +247,78 @@ def sgd_step(weights, losses: torch.Tensor, lr: torch.Tensor) -> None:
 
 def record_iterations(T: int, every: int) -> list[int]:
     """The iterations at which a trainer records: 0, every, 2 every, ..., and T."""
+    check_int("T", T, 1, allowed="integers >= 1")
+    check_int("every", every, 1, allowed="integers >= 1")
+    check_memory([("T", T, 100 * (T // every + 2))], "the list of iterations")
     iters = list(range(0, T + 1, every))
     return iters if iters[-1] == T else [*iters, T]
 
 
-def sgd_loop(weights, lr, T: int, record_every: int, chunk_steps: int, draw, loss_at, record, bar=None):
+def _check_finite(weights, hist, lo: int, hi: int, T: int, labels) -> None:
+    """Raise :class:`DivergenceError` if a loss of iterations lo..hi - 1 or a weight is not finite.
+
+    One host synchronization per call (the trainers call it once per prompt chunk).
+    """
+    with torch.no_grad():
+        loss_bad = ~torch.isfinite(hist[lo:hi])  # (hi - lo, E)
+        bad = loss_bad.any(0)
+        for w in weights:
+            bad |= ~torch.isfinite(w).flatten(1).all(1)
+        if not bool(bad.any()):
+            return
+        members = bad.nonzero().flatten().tolist()
+        rows = loss_bad.any(1).nonzero().flatten()
+    if rows.numel():
+        iteration, what = lo + int(rows[0]), "loss"
+    else:
+        iteration, what = hi, "weights"
+    names = [f"member {e}" + (f" ({labels[e]})" if labels is not None else "") for e in members]
+    at = f"at iteration {iteration}" if what == "loss" else f"by iteration {iteration}"
+    raise DivergenceError(
+        f"training diverged {at} of T = {T}: non-finite {what} for {'; '.join(names)}. "
+        "Nothing is returned or cached; lower the learning rate 'lr' (or the initialization scale).",
+        members,
+        iteration,
+    )
+
+
+def sgd_loop(weights, lr, T: int, record_every: int, chunk_steps: int, draw, loss_at, record, bar=None, labels=None):
     """The SGD loop both trainers run (Eq. 8 for Eq. 7, and Eq. 11's squared loss).
 
     Every ``chunk_steps`` steps ``draw()`` refills the trainer's prompt chunk;
     ``loss_at(s)`` returns the (E,) losses of every member on batch ``s`` of the
     chunk; ``record()`` measures at :func:`record_iterations` (the last one after
     the final step).  Returns the recorded iterations and the (T, E) minibatch losses.
+
+    A diverged run is not a result: before each chunk refill and after the last
+    step, the chunk's losses and the weights are checked (one host synchronization
+    per chunk, none per step), and a non-finite one raises :class:`DivergenceError`
+    naming the members (``labels[e]`` describes member e, e.g. its seed and lr) and
+    the iteration.
     """
     iters = record_iterations(T, record_every)
     before_T = set(iters[:-1])
     hist = None
-    for t in range(T):
-        if t % chunk_steps == 0:
-            draw()
-        if t in before_T:
-            record()
-        loss = loss_at(t % chunk_steps)
-        sgd_step(weights, loss, lr)
-        if hist is None:
-            hist = torch.empty(T, *loss.shape, device=loss.device)
-        hist[t] = loss.detach()
+    try:
+        for t in range(T):
+            if t % chunk_steps == 0:
+                if t:
+                    _check_finite(weights, hist, t - chunk_steps, t, T, labels)
+                draw()
+            if t in before_T:
+                record()
+            loss = loss_at(t % chunk_steps)
+            sgd_step(weights, loss, lr)
+            if hist is None:
+                hist = torch.empty(T, *loss.shape, device=loss.device)
+            hist[t] = loss.detach()
+            if bar is not None:
+                bar.update(1)
+        _check_finite(weights, hist, (T - 1) // chunk_steps * chunk_steps, T, T, labels)
+        record()
+    finally:
         if bar is not None:
-            bar.update(1)
-    record()
-    if bar is not None:
-        bar.close()
+            bar.close()
     return iters, hist
 
 
@@ -224,9 +343,9 @@ def train_ensemble(
     pattern space, without dense prompts): what a sweep needs, at a fraction of
     the cost.
     """
-    configs = list(configs)
-    _check_compatible(configs)
+    configs = _check_compatible(configs)
     dev = get_device(device)
+    check_run_size(configs, snapshots)
     ref = configs[0]
     E, B, T, L = len(configs), ref.B, ref.T, ref.l_tr + 1
     members = [setup_member(c) for c in configs]
@@ -324,7 +443,10 @@ def train_ensemble(
         return hinge_loss(out, idx.label[..., -1])
 
     bar = progress_bar(T, f"{desc} ({E} models)", progress)
-    rec_iters, loss_hist = sgd_loop(params.trained(), lr, T, ref.record_every, CHUNK_STEPS, draw, loss_at, record, bar)
+    labels = [f"seed = {c.seed}, lr = {c.lr}" for c in configs]
+    rec_iters, loss_hist = sgd_loop(
+        params.trained(), lr, T, ref.record_every, CHUNK_STEPS, draw, loss_at, record, bar, labels
+    )
 
     stacked = {k: torch.stack(v).cpu().numpy() for k, v in records.items()}  # (R, E, ...)
     loss_np = loss_hist.cpu().numpy()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import check_float, check_int
+from .config import check_bool, check_float, check_int
 
 __all__ = [
     "check_steps",
@@ -38,30 +38,38 @@ __all__ = [
 ]
 
 
-def check_steps(steps) -> np.ndarray:
+def _array(name, value, dtype=None) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"parameter {name!r} is not a numeric array ({err})") from None
+
+
+def check_steps(steps, name: str = "steps") -> np.ndarray:
     """Validate K step maps on M patterns: a (K, M) integer array whose rows are permutations."""
-    steps = np.asarray(steps)
-    if steps.ndim != 2 or steps.shape[0] < 1:
-        raise ValueError(f"parameter 'steps' has shape {steps.shape}: allowed (K, M) with K >= 1")
+    steps = _array(name, steps)
+    if steps.ndim != 2 or steps.shape[0] < 1 or steps.shape[1] < 1:
+        raise ValueError(f"parameter {name!r} has shape {steps.shape}: allowed (K, M) with K >= 1")
     M = steps.shape[1]
     for k, row in enumerate(steps):
         if sorted(row.tolist()) != list(range(M)):
-            raise ValueError(f"parameter 'steps': step {k + 1} = {row.tolist()} is not a permutation of 0..{M - 1}")
+            raise ValueError(f"parameter {name!r}: step {k + 1} = {row.tolist()} is not a permutation of 0..{M - 1}")
     return steps.astype(np.int64)
 
 
-def check_transitions(A, tol: float = 1e-9) -> np.ndarray:
+def check_transitions(A, tol: float = 1e-9, name: str = "A") -> np.ndarray:
     """Validate K row-stochastic M x M matrices, as a (K, M, M) array."""
-    A = np.asarray(A, dtype=np.float64)
+    A = _array(name, A, np.float64)
     if A.ndim != 3 or A.shape[1] != A.shape[2] or A.shape[0] < 1:
-        raise ValueError(f"parameter 'A' has shape {A.shape}: allowed (K, M, M) with K >= 1")
+        raise ValueError(f"parameter {name!r} has shape {A.shape}: allowed (K, M, M) with K >= 1")
     if not np.all(np.isfinite(A)) or (A < -tol).any():
-        raise ValueError("parameter 'A' is not row-stochastic: entries must be finite and >= 0")
+        raise ValueError(f"parameter {name!r} is not row-stochastic: entries must be finite and >= 0")
     sums = A.sum(-1)
     if not np.allclose(sums, 1.0, atol=1e-6):
         bad = np.argwhere(~np.isclose(sums, 1.0, atol=1e-6))[0]
         raise ValueError(
-            f"parameter 'A' is not row-stochastic: row {bad[1]} of step {bad[0] + 1} sums to {sums[tuple(bad)]:.6f}"
+            f"parameter {name!r} is not row-stochastic: row {bad[1]} of step {bad[0] + 1} "
+            f"sums to {sums[tuple(bad)]:.6f}"
         )
     return A
 
@@ -140,6 +148,7 @@ def build_transitions(steps, tau: float, condition1: bool = True) -> np.ndarray:
     K, M = steps.shape
     check_int("M", M, 2, allowed="integers >= 2")
     tau = check_float("tau", tau, 0.0, 1.0, lo_open=True)
+    condition1 = check_bool("condition1", condition1)
     p = tau ** (1.0 / K)
     if condition1:
         if p <= 1.0 / M and M > 1:
