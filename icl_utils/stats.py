@@ -9,6 +9,9 @@ must not hinge on one chaotic run, so summaries are over seeds:
   and attaches a percentile-bootstrap interval obtained by resampling *seeds*
   (each resample keeps a seed's whole curve, so the interval reflects the
   spread between independent trainings);
+* :func:`fit_linear_ci` fits a straight line y = slope x + c the same way (the
+  margin lost against the fraction R of large neurons pruned, Theorem 3's
+  Omega(R)); x may differ by seed;
 * :func:`count_reached` counts, per sweep point, the seeds that reached a target.
 
 The bootstrap draws come from NumPy's PCG64 with a fixed seed, which gives
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PowerLawFit", "fit_power_law_ci", "count_reached"]
+__all__ = ["PowerLawFit", "fit_power_law_ci", "LinearFit", "fit_linear_ci", "count_reached"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,71 @@ def fit_power_law_ci(x, y, n_boot: int = 2000, level: float = 0.9, seed: int = 0
     tail = (1 - level) / 2 * 100
     lo, hi = np.percentile(slopes, [tail, 100 - tail]) if slopes else (float("nan"), float("nan"))
     return PowerLawFit(slope, c, float(lo), float(hi), level, int(ok.sum()), seeds_used)
+
+
+@dataclass(frozen=True)
+class LinearFit:
+    """A fitted straight line y = slope x + intercept with the bootstrap interval
+    (``lo``, ``hi``) of its slope at ``level``; ``n_points`` finite pairs from ``n_seeds`` seeds."""
+
+    slope: float
+    intercept: float
+    lo: float
+    hi: float
+    level: float
+    n_points: int
+    n_seeds: int
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` lies inside the confidence interval of the slope."""
+        return bool(self.lo <= value <= self.hi)
+
+    def predict(self, x):
+        """The fitted line at ``x``."""
+        return self.intercept + self.slope * np.asarray(x, float)
+
+    def __str__(self) -> str:
+        return f"{self.slope:.2f} ({self.level:.0%} CI {self.lo:.2f} to {self.hi:.2f})"
+
+
+def fit_linear_ci(x, y, n_boot: int = 2000, level: float = 0.9, seed: int = 0) -> LinearFit:
+    """Least-squares line y = slope x + c with a bootstrap interval of the slope over seeds.
+
+    ``y`` (P, S): one measurement per sweep point and seed; ``x`` the sweep
+    values, (P,) shared by all seeds or (P, S) when each seed has its own (for
+    instance the fraction of a model's neurons a rate actually removes).
+    Non-finite entries are left out.  The interval resamples the S seeds with
+    replacement (whole curves), as :func:`fit_power_law_ci` does.
+    """
+    y = np.asarray(y, float)
+    if y.ndim == 1:
+        y = y[:, None]
+    x = np.asarray(x, float)
+    if x.ndim == 1:
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"parameter 'y' has shape {y.shape}: allowed (len(x), n_seeds) = ({x.shape[0]}, S)")
+        x = np.broadcast_to(x[:, None], y.shape)
+    if x.shape != y.shape:
+        raise ValueError(f"parameter 'x' has shape {x.shape}: allowed (P,) or the shape of 'y' {y.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"parameter 'level' = {level!r} is invalid: allowed a number in (0, 1)")
+    ok = np.isfinite(x) & np.isfinite(y)
+    slope, c = _fit(x[ok], y[ok])
+    seeds_used = int(ok.any(axis=0).sum())
+    if not np.isfinite(slope):
+        return LinearFit(slope, c, float("nan"), float("nan"), level, int(ok.sum()), seeds_used)
+    S = y.shape[1]
+    rng = np.random.default_rng(seed)
+    slopes = []
+    for _ in range(n_boot):
+        pick = rng.integers(0, S, S)
+        k = ok[:, pick]
+        s, _ = _fit(x[:, pick][k], y[:, pick][k])
+        if np.isfinite(s):
+            slopes.append(s)
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(slopes, [tail, 100 - tail]) if slopes else (float("nan"), float("nan"))
+    return LinearFit(slope, c, float(lo), float(hi), level, int(ok.sum()), seeds_used)
 
 
 def count_reached(values, target: float, axis: int = -1) -> np.ndarray:

@@ -33,7 +33,10 @@
 # ```
 #
 # Pruning neuron $i$ deletes row $i$ of $W_O$ and its output weight $a_i$: the pruned
-# model is a smaller model, not a masked one.
+# model is a smaller model, not a masked one. Since $F=\sum_i a_i\,\mathrm{ReLU}(h_i)$
+# is a sum over neurons and pruning leaves the attention untouched, we score the many
+# prunings below from each neuron's term $a_i\mathrm{ReLU}(h_i)$, computed once per
+# test prompt (the package's tests check this against the pruned models).
 
 # %% tags=["parameters", "remove-cell"]
 # Parameters (papermill -p NAME VALUE).  Defaults are the quick profile; None keeps the profile's value.
@@ -43,14 +46,11 @@ n_random = None
 device = None
 
 # %% tags=["remove-cell"]
-import time
-
 import icl_utils as icl
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from icl_utils.config import TestConfig
-from torch.utils.flop_counter import FlopCounterMode
 
 prof, dev = icl.start_chapter(
     "03_pruning", profile, device, n_seeds=n_seeds, n_random=n_random
@@ -68,11 +68,16 @@ print(
 # %% [markdown]
 # ## Large and small neurons
 #
-# We take the reference models of chapter 1 and sort the neurons of each by the
-# norm of their row of $W_O$. Proposition 2 explains which neurons grow: a neuron is
-# *lucky* when the label part of its row of $W_O W_V$ points to $+q$ if $a_i>0$ and
-# to $-q$ if $a_i<0$, so that its output pushes $F$ toward the right label. We
-# measure that as the alignment $\mathrm{sign}(a_i)\cos\angle(\text{label part}, q)$.
+# We take the reference models of chapter 1 and look at the norm of each neuron's row
+# of $W_O$. The rows start as Gaussian vectors of norm about
+# $\sigma_O\sqrt{d}\approx 0.05$ ($\sigma_O = 0.01$, $d = 24$). We call a neuron
+# **small** when its norm is still within twice that initialization scale -- an
+# untrained row exceeds it with negligible probability, about seven standard
+# deviations -- and **large** when it grew beyond it. Proposition 2 explains which
+# neurons grow: a neuron is *lucky* when the label part of its row of $W_O W_V$
+# points to $+q$ if $a_i>0$ and to $-q$ if $a_i<0$, so that its output pushes $F$
+# toward the right label. We measure that as the alignment
+# $\mathrm{sign}(a_i)\cos\angle(\text{label part}, q)$.
 
 # %%
 runs = X.train_runs(X.grid(base, seeds), device=dev, desc="reference runs")
@@ -83,33 +88,54 @@ sign_a = np.sign(params.a.numpy())
 align = np.stack(
     [sign_a[e] * np.cos(np.deg2rad(r["label_angle"][-1])) for e, r in enumerate(runs)]
 )
-large = mags > 0.5 * np.median(mags, axis=1, keepdims=True)  # the two groups, per model
+large_t = PR.grown_neurons(params, base.o_init_std, prof.grown_factor)
+large = large_t.numpy()
+cut = prof.grown_factor * PR.init_norm(base.o_init_std, base.d_X + base.d_Y)
+between = large & (mags < 0.5 * np.median(mags, axis=1, keepdims=True))
+_ = icl.export.save_table(
+    "neuron-magnitudes",
+    {
+        "seed": np.repeat(seeds, base.m),
+        "neuron": np.tile(np.arange(base.m), len(seeds)),
+        "norm": mags.ravel(),
+        "sign_a": sign_a.ravel(),
+        "alignment": align.ravel(),
+        "large": large.ravel(),
+    },
+)
 print(
     "large neurons per model:",
-    ", ".join(f"{int(k)} of {base.m}" for k in large.sum(1)),
-    f"(fraction {large.mean():.2f})",
+    ", ".join(f"{int(k)}" for k in large.sum(1)),
+    f"of {base.m} (fraction {large.mean():.2f}); small = norm below {cut:.2f}",
 )
 print(
     f"median row norm: large {np.median(mags[large]):.2f}, small {np.median(mags[~large]):.3f}"
+)
+print(
+    f"large neurons still below half their model's median norm: {int(between.sum())} of "
+    f"{int(large.sum())}"
 )
 print(
     f"median alignment sign(a_i) cos(label part, q): large {np.median(align[large]):.2f}, "
     f"small {np.median(align[~large]):.2f}"
 )
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Left: the row norms $\\|W_O^{(i)}\\|$ of the first seed's neurons, sorted, coloured by the sign of $a_i$; right: every neuron of every seed, norm against its alignment with Proposition 2's direction. Look at the gap between a large group and a small one, and at the large neurons all sitting at alignment 1 (the lucky neurons of Theorem 3).", "name": "fig-pruning-magnitudes"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Left: the row norms $\\|W_O^{(i)}\\|$ of the first seed's neurons, sorted, coloured by the sign of $a_i$ (log scale); dashed: the cut at twice an untrained row's norm. Right: every neuron of every seed, norm against its alignment with Proposition 2's direction. Look at the two groups, two orders of magnitude apart, with a few large neurons in between, and at the large neurons all sitting at alignment 1 (the lucky neurons of Theorem 3).", "name": "fig-pruning-magnitudes"}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 order = np.argsort(mags[0])
 cols = np.where(sign_a[0][order] > 0, "tab:blue", "tab:orange")
 axes[0].bar(np.arange(base.m), mags[0][order], color=cols)
 axes[0].bar([0], [0], color="tab:blue", label="$a_i>0$")
 axes[0].bar([0], [0], color="tab:orange", label="$a_i<0$")
+for ax in axes:
+    ax.axhline(cut, color=icl.plotting.THEORY_COLOR, ls="--", lw=1)
+    ax.set_yscale("log")
 axes[0].set(
     xlabel="neuron (sorted by magnitude)",
     ylabel="$\\|W_O^{(i)}\\|$",
     title="Row norms of $W_O$ (first seed)",
 )
-axes[0].legend()
+axes[0].legend(loc="upper left")
 axes[1].scatter(align[large], mags[large], s=14, label="large")
 axes[1].scatter(align[~large], mags[~large], s=14, marker="x", label="small")
 axes[1].set(
@@ -117,146 +143,243 @@ axes[1].set(
     ylabel="$\\|W_O^{(i)}\\|$",
     title="Large neurons are the lucky ones (all seeds)",
 )
-axes[1].legend()
+axes[1].legend(loc="center left")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The split is sharp: most neurons end with a row of norm about 1, a few stay at the
-# scale of their initialization. Every large neuron is lucky (alignment 1); the
-# small ones are the neurons whose ReLU was inactive on the training prompts, so
-# they received no gradient and kept their random initial direction.
+# Most neurons end with a row of norm about 1, the small ones at the scale of their
+# initialization. Every large neuron is lucky (alignment 1); the small ones are the
+# neurons whose ReLU was inactive on the training prompts, so they received no
+# gradient and kept their random initial direction. A few large neurons sit in
+# between: lucky neurons that started growing late. They carry output: a cut at
+# half the median norm would count them as small, and pruning "the small neurons"
+# would then cost a share of the margin (printed below). The theorem's small neurons
+# are the ones that never grew, which is the cut used here.
 #
-# ## Figure A-14: magnitude-based against random pruning
+# ## Pruning exactly the small neurons
 #
-# We prune every model at each rate, by magnitude (smallest rows first) and at
-# random (averaged over many draws), and test it on in-domain prompts of unseen
-# tasks. Besides the classification error we report the mean margin $zF$ of the
-# pruned model relative to the unpruned one: the error only counts sign flips,
-# the margin shows how much of the output is left. Bars: the sorted row norms
-# (right axis), so one can see which neurons each rate removes.
+# **Test regime.** Chapter 1's models make no mistake on test prompts of 20 examples,
+# so an error that "stays the same" would say nothing. We test on **short prompts**,
+# $l_{ts} = 8$ with $\alpha' = 0.6$: the mechanism of Proposition 1 copies the label
+# of context examples that share the query's pattern, and a prompt without any such
+# example -- probability $(1-\alpha'/2)^{l_{ts}}$ -- is a guess, so the error has a
+# floor of $(1-\alpha'/2)^{l_{ts}}/2 \approx 0.03$ and the decision sits closer to
+# the margin. The tolerance for "the same error" is two standard errors of the
+# unpruned error measured on all test prompts of all seeds,
+# $2\sqrt{e_0(1-e_0)/N}$: the theorem's $O(\epsilon + M_2^{-1/2})$ promises the same
+# order as the unpruned error, and we cannot resolve a difference finer than that.
 
 # %%
 test_id = TestConfig(alpha_test=prof.alpha_test, l_ts=prof.l_ts, n_eval=prof.n_eval)
 test_ood = test_id.replace(S1=prof.S1)
-curves = {}
-for where, test in (("in domain", test_id), (f"OOD S1={prof.S1}", test_ood)):
-    for method in ("magnitude", "random", "largest"):
-        curves[where, method] = X.pruning_curve(
-            params,
-            configs,
-            test,
-            prof.rates,
-            method,
-            n_random=prof.n_random if method == "random" else 1,
-            device=dev,
-        )
-unpruned = {w: curves[w, "magnitude"]["margin"][0] for w, _ in curves}
+WHERE = {"in domain": test_id, f"OOD S1={prof.S1}": test_ood}
+terms, labels = {}, {}
+for where, test in WHERE.items():
+    batch = X.test_batch(configs, test, dev)
+    terms[where] = PR.neuron_outputs(params.to(dev), batch)
+    labels[where] = batch[4].label[..., -1]
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-14: classification error (left) and margin $zF$ relative to the unpruned model (right) against the pruning rate, magnitude-based against random pruning (and, for the margin, removing the largest neurons first: the worst case), on in-domain and out-of-domain prompts; grey bars: the sorted neuron norms of the first seed. Look at the margin: flat under magnitude pruning while only small neurons go, falling from the start under random pruning; the error barely moves for either at this width (discussed below).", "name": "fig-pruning-a14"}}
+
+def tolerance(err):
+    """Two standard errors of a mean error measured on all test prompts of all seeds."""
+    e0, N = float(np.mean(err)), prof.n_eval * len(seeds)
+    return 2 * np.sqrt(max(e0, 1 / N) * (1 - e0) / N)
+
+
+none = torch.zeros_like(large_t)
+only_small = {}
+for where in WHERE:
+    before = PR.pruned_metrics(terms[where], labels[where], none)
+    after = PR.pruned_metrics(terms[where], labels[where], ~large_t)
+    only_small[where] = {
+        "err_before": before["err"],
+        "err_after": after["err"],
+        "margin_kept": after["margin"] / before["margin"],
+        "tol": tolerance(before["err"]),
+    }
+    s = only_small[where]
+    print(
+        f"{where}: error {s['err_before'].mean():.3f} -> {s['err_after'].mean():.3f} "
+        f"(tolerance {s['tol']:.3f}); margin kept {np.median(s['margin_kept']):.3f} "
+        f"(median), {s['margin_kept'].min():.3f} (worst model)"
+    )
+norm_share = (mags * ~large).sum(1) / mags.sum(1)
+print(
+    f"small neurons' share of the row norms: {np.median(norm_share):.3f} (median model)"
+)
+half_median = torch.as_tensor(mags < 0.5 * np.median(mags, axis=1, keepdims=True))
+kept_half = (
+    PR.pruned_metrics(terms["in domain"], labels["in domain"], half_median)["margin"]
+    / PR.pruned_metrics(terms["in domain"], labels["in domain"], none)["margin"]
+)
+print(
+    f"cut at half the median norm instead (late growers counted as small): margin kept "
+    f"{kept_half.min():.2f} (worst model)"
+)
+_ = icl.export.save_table(
+    "small-neuron-pruning",
+    {
+        "test": np.repeat(list(WHERE), len(seeds)),
+        "seed": np.tile(seeds, len(WHERE)),
+        **{
+            k: np.concatenate([only_small[w][k] for w in WHERE])
+            for k in ("err_before", "err_after", "margin_kept")
+        },
+    },
+)
+
+# %% [markdown]
+# Removing every small neuron leaves the error unchanged and keeps the margin to the
+# third decimal. The small neurons' share of the output is even smaller than their
+# share of the row norms: their ReLU is off on the test prompts as it was on the
+# training prompts. This is a statement about the *error*, as the theorem's is; the
+# margin shows how little the small neurons carry.
+#
+# ## Figure A-14: magnitude-based against random pruning
+#
+# We prune every model at each rate (a fraction of all $m$ neurons): by magnitude
+# (smallest rows first), at random (averaged over many draws) and, as the worst case,
+# largest rows first. Besides the classification error we report the hinge loss
+# $\max(0, 1 - zF)$ of Eq. 8 and the mean margin $zF$ relative to the unpruned model:
+# the error only counts sign flips, the loss and the margin show how much of the
+# output is left.
+
+# %%
+METHODS = ("magnitude", "random", "largest")
+curves = {
+    (where, method): PR.sweep(
+        terms[where], labels[where], params, prof.rates, method, prof.n_random
+    )
+    for where in WHERE
+    for method in METHODS
+}
+unpruned = {where: curves[where, "magnitude"]["margin"][0] for where in WHERE}
+_ = icl.export.save_table(
+    "a14-pruning-curves",
+    [
+        {
+            "test": where,
+            "method": method,
+            "rate": rate,
+            "seed": seed,
+            "err": c["err"][i, e],
+            "loss": c["loss"][i, e],
+            "margin_rel": c["margin"][i, e] / unpruned[where][e],
+        }
+        for (where, method), c in curves.items()
+        for i, rate in enumerate(prof.rates)
+        for e, seed in enumerate(seeds)
+    ],
+)
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-14, in domain (top) and out of domain (bottom), against the pruning rate (a fraction of all neurons), on prompts of $l_{ts}=8$ examples: classification error, mean over seeds, with the unpruned error $\\pm$ two standard errors shaded grey and the guess floor $(1-\\alpha'/2)^{l_{ts}}/2$ dotted (left); hinge loss (middle); margin $zF$ relative to the unpruned model (right; middle and right: mean over seeds, range shaded). Magnitude-based, random and largest-first pruning. Look at the right column: the margin stays flat under magnitude pruning while only small neurons go and falls from the first neuron under random pruning; the loss follows. The error never rises above the grey band, for any method (discussed below).", "name": "fig-pruning-a14"}}
 rates = np.array(prof.rates)
 styles = {
-    "magnitude": ("tab:blue", "magnitude-based"),
-    "random": ("tab:orange", "random"),
-    "largest": ("tab:red", "largest first"),
+    "magnitude": ("tab:blue", "o", "magnitude-based"),
+    "random": ("tab:orange", "s", "random"),
+    "largest": ("tab:red", "^", "largest first"),
 }
-fig, axes = plt.subplots(2, 2, figsize=(11, 7.2), sharex=True)
-for row, where in enumerate(["in domain", f"OOD S1={prof.S1}"]):
-    ax_e, ax_m = axes[row]
-    bars = ax_e.twinx()
-    shown = int(np.ceil(rates.max() * base.m))  # the neurons magnitude pruning removes
-    bars.bar(
-        (np.arange(shown) + 0.5) / base.m,
-        np.sort(mags[0])[:shown],
-        width=0.8 / base.m,
-        color="0.85",
-        zorder=0,
+floor = (1 - prof.alpha_test / 2) ** prof.l_ts / 2
+fig, axes = plt.subplots(2, 3, figsize=(14, 7.4), sharex=True)
+for row, where in enumerate(WHERE):
+    for col, key in enumerate(("err", "loss", "margin")):
+        ax = axes[row, col]
+        for method in METHODS:
+            c, mk, lab = styles[method]
+            Y = curves[where, method][key]
+            if (
+                key == "err"
+            ):  # mean only: the seeds' own errors differ more than pruning moves them
+                ax.plot(rates, Y.mean(1), color=c, marker=mk, ms=4, label=lab)
+                continue
+            Y = Y / unpruned[where] if key == "margin" else Y
+            icl.plotting.mean_band(ax, rates, Y.T, color=c, marker=mk, ms=4, label=lab)
+    e0 = curves[where, "magnitude"]["err"][0].mean()
+    tol = only_small[where]["tol"]
+    axes[row, 0].axhspan(
+        e0 - tol, e0 + tol, color="0.88", zorder=0, label="unpruned ± 2 s.e."
     )
-    bars.set_ylabel("sorted $\\|W_O^{(i)}\\|$ (seed 0)", color="0.5")
-    bars.grid(False)
-    ax_e.set_zorder(bars.get_zorder() + 1)
-    ax_e.patch.set_visible(False)
-    for method in ("magnitude", "random"):
-        c, lab = styles[method]
-        icl.plotting.mean_band(
-            ax_e,
-            rates,
-            curves[where, method]["err"].T,
-            color=c,
-            marker="o",
-            ms=4,
-            label=lab,
-        )
-    ax_e.axhline(
-        curves[where, "magnitude"]["err"][0].mean(),
-        color="k",
-        ls="--",
-        lw=1,
-        label="unpruned",
+    axes[row, 0].axhline(
+        floor, color=icl.plotting.THEORY_COLOR, ls=":", lw=1.5, label="guess floor"
     )
     title = where.replace("S1", "$S_1$")
-    err_top = max(0.05, 1.2 * float(curves[where, "random"]["err"].max()))
-    ax_e.set(
-        ylabel="classification error", title=f"A-14, {title}: error", ylim=(0, err_top)
+    err_top = max(2.5 * e0, 1.2 * float(curves[where, "largest"]["err"].mean(1).max()))
+    axes[row, 0].set(
+        ylabel="classification error", title=f"{title}: error", ylim=(0, err_top)
     )
-    for method in ("magnitude", "random", "largest"):
-        c, lab = styles[method]
-        icl.plotting.mean_band(
-            ax_m,
-            rates,
-            (curves[where, method]["margin"] / unpruned[where]).T,
-            color=c,
-            marker="o",
-            ms=4,
-            label=lab,
-        )
-    ax_m.set(
-        ylabel="margin $zF$ / unpruned", title=f"A-14, {title}: margin", ylim=(0, 1.05)
+    axes[row, 1].set(ylabel="hinge loss", title=f"{title}: hinge loss")
+    axes[row, 2].set(
+        ylabel="margin $zF$ / unpruned", title=f"{title}: margin", ylim=(0, 1.05)
     )
 for ax in axes[1]:
     ax.set_xlabel("pruning rate")
-for ax in axes.ravel():
-    ax.set_xlim(-0.01, rates.max() + 0.01)
-axes[0, 0].legend(loc="upper left")
-axes[0, 1].legend(loc="lower left")
-fig.tight_layout()
+fig.legend(
+    *axes[0, 0].get_legend_handles_labels(),
+    loc="lower center",
+    ncol=5,
+    bbox_to_anchor=(0.5, 0.0),
+)
+fig.tight_layout(rect=(0, 0.06, 1, 1))
 plt.show()
-for where in ["in domain", f"OOD S1={prof.S1}"]:
-    for method in ("magnitude", "random", "largest"):
+for where in WHERE:
+    for method in METHODS:
         c = curves[where, method]
         print(
             f"{where}, {method:9s}: error "
-            + " ".join(f"{e:.3f}" for e in c["err"].mean(1))
+            + " ".join(f"{e:.3f}" for e in c["err"].mean(1)[::2])
             + " | margin "
-            + " ".join(f"{m:.2f}" for m in (c["margin"] / unpruned[where]).mean(1))
+            + " ".join(f"{m:.2f}" for m in (c["margin"] / unpruned[where]).mean(1)[::2])
         )
+print("(every second rate:", ", ".join(f"{r:g}" for r in prof.rates[::2]) + ")")
 
 # %% [markdown]
-# Both ways of pruning leave the classification error at its unpruned value up to
-# 40 %: at this width the large neurons are near-copies of each other (Proposition
-# 2 sends all of them to the same two directions), and the sign of $F$ survives as
-# long as a few large neurons of each sign remain. The margin tells the theorem's
-# story: magnitude-based pruning first removes the small neurons and leaves the
-# output untouched, then starts eating large neurons; random pruning hits a large
-# neuron with probability equal to their fraction and shrinks the output from the
-# first neuron on; largest-first pruning shrinks it fastest.
+# The margin tells the theorem's story: magnitude-based pruning first removes the
+# small neurons and leaves the output untouched, then starts eating large neurons,
+# smallest first; random pruning hits a large neuron with probability equal to their
+# fraction and shrinks the output from the first neuron on; largest-first pruning
+# shrinks it fastest. The hinge loss follows once the shrunken output no longer
+# clears the margin 1 of Eq. 8.
+#
+# The classification error does **not** separate the methods, in this regime or at
+# the other prompt lengths (4 to 20) and $\alpha'$ (0.3 to 0.6) we tried: up to 40 %
+# it stays within a few thousandths of the unpruned error for all three methods
+# (magnitude and largest-first pruning even lower it a little on these short
+# prompts). The prompts that random pruning flips are the ones near $F=0$, prompts
+# without a clear signal, and they flip both ways. The section after A-15 shows
+# what carries the sign of $F$.
 #
 # ## Figure A-15: magnitude pruning for several $\alpha'$
 
 # %%
-a15 = {
-    a: X.pruning_curve(
-        params,
-        configs,
-        test_id.replace(alpha_test=a),
-        prof.rates,
-        "magnitude",
-        device=dev,
+a15 = {}
+for a in prof.alphas_test:
+    batch = X.test_batch(configs, test_id.replace(alpha_test=a), dev)
+    z = batch[4].label[..., -1]
+    a15[a] = PR.sweep(
+        PR.neuron_outputs(params.to(dev), batch), z, params, prof.rates, "magnitude"
     )
-    for a in prof.alphas_test
-}
+    a15[a]["small_only"] = PR.pruned_metrics(
+        PR.neuron_outputs(params.to(dev), batch), z, ~large_t
+    )["err"]
+_ = icl.export.save_table(
+    "a15-pruning-alpha",
+    [
+        {
+            "alpha_test": a,
+            "rate": rate,
+            "seed": seed,
+            "err": c["err"][i, e],
+            "loss": c["loss"][i, e],
+            "margin_rel": c["margin"][i, e] / c["margin"][0, e],
+        }
+        for a, c in a15.items()
+        for i, rate in enumerate(prof.rates)
+        for e, seed in enumerate(seeds)
+    ],
+)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-15: error (left) and relative margin (right) of magnitude-based pruning against the pruning rate, one curve per fraction $\\alpha'$ of relevant test examples (curves with equal values lie on top of each other). Look at every curve staying flat while the small neurons are removed.", "name": "fig-pruning-a15"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A-15: error (left, guess floors $(1-\\alpha'/2)^{l_{ts}}/2$ dotted) and relative margin (right) of magnitude-based pruning against the pruning rate, one curve per fraction $\\alpha'$ of relevant test examples ($l_{ts}=8$; mean over seeds, range shaded). Look at every error curve staying at its unpruned level while the small neurons are removed, and at the smaller $\\alpha'$ starting higher; the three margin curves nearly coincide.", "name": "fig-pruning-a15"}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 colors = plt.cm.plasma(np.linspace(0, 0.8, len(prof.alphas_test)))
 for c, a in zip(colors, prof.alphas_test):
@@ -269,6 +392,7 @@ for c, a in zip(colors, prof.alphas_test):
         ms=4,
         label=f"$\\alpha'$ = {a}",
     )
+    axes[0].axhline((1 - a / 2) ** prof.l_ts / 2, color=c, ls=":", lw=1.5)
     icl.plotting.mean_band(
         axes[1],
         rates,
@@ -282,10 +406,7 @@ axes[0].set(
     xlabel="pruning rate",
     ylabel="classification error",
     title="A-15: error",
-    ylim=(
-        0,
-        max(0.05, 1.2 * max(float(a15[a]["err"].max()) for a in prof.alphas_test)),
-    ),
+    ylim=(0, 1.5 * max(float(a15[a]["err"].mean(1).max()) for a in prof.alphas_test)),
 )
 axes[1].set(
     xlabel="pruning rate",
@@ -297,35 +418,117 @@ axes[0].legend()
 fig.tight_layout()
 plt.show()
 for a in prof.alphas_test:
-    print(f"alpha'={a}: error " + " ".join(f"{e:.3f}" for e in a15[a]["err"].mean(1)))
+    print(
+        f"alpha'={a}: error "
+        + " ".join(f"{e:.3f}" for e in a15[a]["err"].mean(1)[::2])
+        + f" | floor {(1 - a / 2) ** prof.l_ts / 2:.3f}"
+    )
 
 # %% [markdown]
-# Less informative prompts (smaller $\alpha'$) have a higher error to begin with;
-# magnitude pruning leaves each curve flat.
+# Less informative prompts (smaller $\alpha'$) have a higher error to begin with,
+# close above their guess floor; magnitude pruning leaves each curve flat while it
+# removes small neurons, and the error stays flat beyond that too.
 #
 # ## Pruning a fraction $R$ of the large neurons
 #
-# The theorem's lower bound concerns the large neurons. We remove the largest
-# $\lceil R\,n_{large}\rceil$ neurons of each model (its large group as identified
-# above) and measure the error and the margin on in-domain prompts.
+# The theorem's lower bound concerns the large neurons. We remove a fraction $R$ of
+# each model's large neurons -- the same fraction of those with $a_i>0$ and of those
+# with $a_i<0$, largest first within each -- and measure the margin, the hinge loss
+# and the error on the short in-domain prompts. If, as Proposition 2 says, all large
+# neurons point the same way, each one's share of the output is its share of the
+# large neurons' total row norm, so the margin kept is predicted from the norms
+# alone: $1 - \sum_{\text{removed}}\|W_O^{(i)}\| / \sum_{\text{large}}\|W_O^{(i)}\|$.
+# We fit a straight line to the margin kept against the fraction actually removed
+# ($\lceil Rn\rceil/n$ per sign group), with a 90 % bootstrap interval over seeds.
 
 # %%
 frac_R = np.array(prof.fractions_large)
-omega = {k: np.zeros((len(frac_R), len(seeds))) for k in ("err", "margin")}
-for e in range(len(seeds)):
-    single = params.select(e)
-    n_large = int(large[e].sum())
-    for i, R in enumerate(frac_R):
-        rate = int(np.ceil(R * n_large - 1e-9)) / base.m
-        res = X.evaluate_params(
-            PR.prune_largest(single, rate), [configs[e]], test_id, dev
-        )
-        omega["err"][i, e], omega["margin"][i, e] = res["err"][0], res["margin"][0]
-omega["margin"] /= omega["margin"][0]
-slope = np.polyfit(frac_R, omega["margin"].mean(1), 1)[0]
+where0 = "in domain"
+full0 = PR.pruned_metrics(terms[where0], labels[where0], none)
+omega = {
+    k: np.zeros((len(frac_R), len(seeds)))
+    for k in ("x", "err", "loss", "margin", "pred")
+}
+for i, R in enumerate(frac_R):
+    mask, omega["x"][i] = PR.large_fraction_mask(params, large_t, R)
+    res = PR.pruned_metrics(terms[where0], labels[where0], mask)
+    omega["err"][i], omega["loss"][i] = res["err"], res["loss"]
+    omega["margin"][i] = res["margin"] / full0["margin"]
+    omega["pred"][i] = 1 - (mags * mask.numpy()).sum(1) / (mags * large).sum(1)
+fit_margin = icl.stats.fit_linear_ci(omega["x"], omega["margin"])
+fit_pred = icl.stats.fit_linear_ci(omega["x"], omega["pred"])
+fit_loss = icl.stats.fit_linear_ci(omega["x"], omega["loss"])
+_ = icl.export.save_table(
+    "large-neuron-removal",
+    {
+        "R": np.repeat(frac_R, len(seeds)),
+        "seed": np.tile(seeds, len(frac_R)),
+        "removed_fraction": omega["x"].ravel(),
+        "err": omega["err"].ravel(),
+        "loss": omega["loss"].ravel(),
+        "margin_rel": omega["margin"].ravel(),
+        "margin_rel_predicted_from_norms": omega["pred"].ravel(),
+    },
+)
+# Deciding experiment: what carries the sign of F?  Remove every large neuron of one sign but
+# the smallest one, then all of them.
+one_sign = {
+    keep: PR.pruned_metrics(
+        terms[where0], labels[where0], PR.one_sign_mask(params, large_t, 1.0, keep)
+    )
+    for keep in (1, 0)
+}
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Removing the largest $\\lceil R\\,n_{large}\\rceil$ neurons of each model: classification error and relative margin against $R$, with the line $1-R$ dotted. Look at the margin following $1-R$ (each large neuron carries its share of the output), and at the error, which stays near zero until about half of the large neurons are gone and then grows with $R$ (Theorem 3's lower bound).", "name": "fig-pruning-large"}}
-fig, ax = plt.subplots(figsize=(7, 3.8))
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Removing a fraction $R$ of the large neurons of each model (the same fraction of each sign, largest first), in-domain prompts of length 8. Left: margin kept against the fraction removed (dots: seeds), the fitted line with the lines whose slopes span its 90 % bootstrap interval over seeds (shaded; numbers in the title), the prediction from the row norms alone (dashed) and $1-R$ (dotted). Right: hinge loss and classification error. Look at the margin falling on the norm prediction and the loss rising with $R$ (Theorem 3's $\\Omega(R)$), while the error stays flat.", "name": "fig-pruning-large"}}
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+ax = axes[0]
+xx = np.linspace(0, 1, 50)
+xbar, ybar = omega["x"].mean(), omega["margin"].mean()
+ax.fill_between(
+    xx,
+    ybar + fit_margin.lo * (xx - xbar),
+    ybar + fit_margin.hi * (xx - xbar),
+    color="tab:blue",
+    alpha=0.25,
+    lw=0,
+    label="90 % CI of the slope",
+)
+ax.scatter(
+    omega["x"].ravel(), omega["margin"].ravel(), s=12, color="tab:blue", label="seeds"
+)
+ax.plot(
+    xx,
+    fit_margin.predict(xx),
+    color="tab:blue",
+    label="fitted line",
+)
+ax.plot(
+    omega["x"].mean(1),
+    omega["pred"].mean(1),
+    color="k",
+    ls="--",
+    lw=1,
+    label="from the row norms",
+)
+ax.plot(xx, 1 - xx, color=icl.plotting.THEORY_COLOR, ls=":", label="$1-R$")
+ax.set(
+    xlabel="fraction of the large neurons removed",
+    ylabel="margin $zF$ / unpruned",
+    title=f"Margin kept: slope {fit_margin}".replace("90%", "90 %"),
+    xlim=(0, 1),
+    ylim=(0, 1.05),
+)
+ax.legend(loc="upper right")
+ax = axes[1]
+icl.plotting.mean_band(
+    ax,
+    frac_R,
+    omega["loss"].T,
+    color="tab:purple",
+    marker="s",
+    ms=4,
+    label="hinge loss",
+)
 icl.plotting.mean_band(
     ax,
     frac_R,
@@ -335,34 +538,45 @@ icl.plotting.mean_band(
     ms=4,
     label="classification error",
 )
-icl.plotting.mean_band(
-    ax,
-    frac_R,
-    omega["margin"].T,
-    color="tab:blue",
-    marker="s",
-    ms=4,
-    label="margin $zF$ / unpruned",
-)
-ax.plot(frac_R, 1 - frac_R, color=icl.plotting.THEORY_COLOR, ls=":", label="$1-R$")
 ax.set(
     xlabel="fraction $R$ of the large neurons removed",
-    ylabel="error; margin $zF$ / unpruned",
-    title="Removing large neurons",
+    ylabel="loss; error",
+    title="Loss and error",
 )
-ax.legend()
+ax.legend(loc="upper left")
+fig.tight_layout()
 plt.show()
-print("error:  " + " ".join(f"{v:.3f}" for v in omega["err"].mean(1)))
-print("margin: " + " ".join(f"{v:.2f}" for v in omega["margin"].mean(1)))
-print(f"fitted slope of the margin against R: {slope:.2f}")
+print(f"margin kept, fitted slope: {fit_margin} ({fit_margin.n_seeds} seeds)")
+print(f"margin kept predicted from the row norms, slope: {fit_pred.slope:.2f}")
+print(f"hinge loss, fitted slope: {fit_loss}")
+print("error: " + " ".join(f"{v:.3f}" for v in omega["err"].mean(1)[::2]))
+print("loss:  " + " ".join(f"{v:.3f}" for v in omega["loss"].mean(1)[::2]))
+print(
+    f"removing every large neuron with a_i > 0 but the smallest: error "
+    f"{one_sign[1]['err'].mean():.3f} (unpruned {full0['err'].mean():.3f}); "
+    f"removing all of them: error {one_sign[0]['err'].mean():.3f}"
+)
 
 # %% [markdown]
-# The margin falls linearly in $R$ -- the output is a sum over the large neurons,
-# each contributing its share -- and the error leaves zero once the margin no longer
-# covers the spread of the outputs: the larger $R$, the more prompts flip. At this
-# scale the error itself stays near zero for small $R$, because training drove the
-# margin far above the hinge's 1; the theorem's $\Omega(R)$ is a bound on the loss
-# of its construction, and what grows linearly here is the lost output.
+# Each large neuron carries its share of the row norms: the measured margin lies on
+# the prediction from the norms. The fitted slope is a little steeper than $-1$
+# because the largest neurons go first and their norms are a little above the mean.
+# The hinge loss grows with $R$ -- Theorem 3's $\Omega(R)$ -- once the remaining
+# output no longer clears the margin that training asked for.
+#
+# The classification error does not grow, and the last printed line says why: a
+# single large neuron of each sign carries the decision. The large neurons with
+# $a_i>0$ are near-copies of each other (Proposition 2 sends them to the same
+# direction) and their ReLU is active only on prompts whose context labels point to
+# $+q$; those with $a_i<0$ likewise for $-q$. Removing neurons of one sign shrinks
+# $F$ on that sign's prompts but does not change its sign until the last one is
+# gone; then every prompt of that label is lost. So the $\Omega(R)$ of the theorem
+# shows in the output that is lost -- the margin and the hinge loss of Eq. 8 -- and
+# would show in the classification error only for a model whose remaining output
+# must clear a fixed margin. Pruning by rate can raise the error only in a model where
+# it removes every large neuron of one sign: largest-first pruning does so at high
+# rates in models whose neurons of one sign all have larger norms than those of the
+# other.
 #
 # ## The cost side: a pruned model is a smaller model
 #
@@ -370,62 +584,33 @@ print(f"fitted slope of the margin against R: {slope:.2f}")
 # (PyTorch's FLOP counter, matrix products of the fast Eq. 7) and time, side by side
 # on the same prompts (best of several runs), the whole forward pass and the
 # perceptron alone ($a^\top\mathrm{ReLU}(W_OW_V\,\bar p)$ with $W_OW_V$ fused once,
-# the part pruning shrinks).
+# the part pruning shrinks), for the first seed's model unpruned, without its small
+# neurons and pruned by 40 %.
 
 # %%
-world, idx = X.test_prompts(configs[0], test_id.replace(n_eval=prof.n_timing))
-P = icl.data.embed(
-    world.mu[None],
-    world.nu[None],
-    world.q[None],
-    torch.tensor([world.kappa]),
-    idx[None],
+P = icl.data.embed(*X.test_batch(configs[:1], test_id.replace(n_eval=prof.n_timing)))
+cost = PR.cost_table(
+    params.select(0),
+    P,
+    (0.0, float((~large[0]).mean()), 0.4),
+    repeats=prof.timing_repeats,
 )
-full = params.select(0)
-with (
-    torch.no_grad()
-):  # the perceptron's input, for 10x as many prompts (timing resolution)
-    pbar = torch.einsum("enl,enld->end", icl.model.attention(full, P), P).repeat(
-        1, 10, 1
-    )
-models = {
-    r: PR.prune_by_magnitude(full, r) for r in (0.0, float(1 - large[0].mean()), 0.4)
-}
-flops, best = {}, {r: [float("inf"), float("inf")] for r in models}
-for r, model in models.items():
-    with FlopCounterMode(display=False) as fc:
-        icl.model.forward(model, P[:, :1000])
-    flops[r] = fc.get_total_flops() / 1000
-fused = {r: torch.bmm(m.W_O, m.W_V) for r, m in models.items()}  # W_O W_V fused once
-for _ in range(prof.timing_repeats):  # interleaved: a slow spell hits every model alike
-    for r, model in models.items():
-        with torch.no_grad():
-            t0 = time.perf_counter()
-            icl.model.forward(model, P)
-            t1 = time.perf_counter()
-            torch.relu(pbar @ fused[r].transpose(1, 2)) @ model.a[..., None]
-            t2 = time.perf_counter()
-        best[r] = [min(best[r][0], t1 - t0), min(best[r][1], t2 - t1)]
-cost = {r: (models[r].m, flops[r], *best[r]) for r in models}
-for rate, (m, flops, t_all, t_mlp) in cost.items():
+_ = icl.export.save_table("pruning-cost", cost)
+for row in cost.itertuples():
     print(
-        f"rate {rate:.2f}: m = {m:2d} neurons, {flops / 1e3:.1f} kFLOP per prompt "
-        f"({flops / cost[0.0][1]:.0%}); measured time: whole model {t_all / cost[0.0][2]:.0%}, "
-        f"perceptron {t_mlp / cost[0.0][3]:.0%} of the unpruned"
+        f"rate {row.rate:.2f}: m = {row.m:2d} neurons, {row.kflop:.1f} kFLOP per prompt "
+        f"({row.flop_share:.0%}); measured time: whole model {row.time_share:.0%}, "
+        f"perceptron {row.mlp_time_share:.0%} of the unpruned"
     )
 
 # %% [markdown]
 # The FLOP count falls with the neurons removed, but only the perceptron shrinks: the
 # attention layer (the $d\times d$ products and the scores over the $l+1$ columns)
 # is untouched, so at $m=40$ removing the small neurons saves a few percent of the
-# whole model and removing 40 % of the neurons about an eighth; the whole model's
-# measured time barely moves, because the attention dominates it at this width.
-# The perceptron alone runs in about the time its neuron count predicts when the
-# pruned width stays friendly to the CPU's matrix kernels (24 neurons: about half
-# the time of 40), but an odd width such as 37 can be *slower* than 40: vectorized
-# kernels work on blocks of 8 or 16 columns. In practice one prunes to such a
-# multiple. The printed ratios vary from run to run; the regression tests do not
-# compare them.
+# whole model and removing 40 % of the neurons about a sixth. The measured times
+# vary from run to run and from machine to machine (vectorized kernels work on blocks
+# of 8 or 16 columns, so an odd width can be slower than a larger even one); the
+# regression tests do not compare them.
 #
 # ## Claims
 
@@ -434,11 +619,13 @@ claims = icl.claims.Claims()
 frac_large = float(large.mean())
 claims.check(
     "Thm 3",
-    "a constant fraction of neurons is large and the rest small (both groups non-empty, "
-    "norm ratio > 5)",
-    f"large fraction {frac_large:.2f}; median norms {np.median(mags[large]):.2f} vs "
+    "a constant fraction of neurons grew and the rest kept their initialization scale "
+    "(both groups non-empty in every model; median large norm >= 10x an untrained row's)",
+    f"large fraction {frac_large:.2f} (per model {large.mean(1).min():.2f} to "
+    f"{large.mean(1).max():.2f}); median norms {np.median(mags[large]):.2f} vs "
     f"{np.median(mags[~large]):.3f}",
-    0 < frac_large < 1 and np.median(mags[large]) > 5 * np.median(mags[~large]),
+    bool(np.all(large.any(1) & (~large).any(1)))
+    and np.median(mags[large]) >= 10 * cut / prof.grown_factor,
     figure="fig-pruning-magnitudes",
 )
 claims.check(
@@ -448,87 +635,129 @@ claims.check(
     np.median(align[large]) > 0.9,
     figure="fig-pruning-magnitudes",
 )
-only_small = {}
-for where, test in (("in domain", test_id), (f"OOD S1={prof.S1}", test_ood)):
-    before = X.evaluate_params(params, configs, test, dev)
-    after = [
-        X.evaluate_params(
-            PR.prune_by_magnitude(params.select(e), float((~large[e]).mean())),
-            [configs[e]],
-            test,
-            dev,
-        )
-        for e in range(len(seeds))
-    ]
-    err_after = np.array([a["err"][0] for a in after])
-    margin_kept = np.array([a["margin"][0] for a in after]) / before["margin"]
-    only_small[where] = (before["err"], err_after, margin_kept)
-for where in ["in domain", f"OOD S1={prof.S1}"]:
-    e0, e1, kept = only_small[where]
+for where in WHERE:
+    s = only_small[where]
     claims.check(
         "Thm 3",
-        f"{where}: pruning exactly the small neurons of each model keeps the error "
-        "(within 0.005) and 99 % of the margin",
-        f"error {e0.mean():.3f} -> {e1.mean():.3f}, margin kept {kept.min():.3f} (worst model)",
-        bool(np.all(e1 <= e0 + 0.005)) and kept.min() >= 0.99,
+        f"{where}, l_ts={prof.l_ts}: pruning exactly the small neurons of each model keeps the "
+        "error (within two standard errors of the unpruned error)",
+        f"error {s['err_before'].mean():.3f} -> {s['err_after'].mean():.3f} "
+        f"(tolerance {s['tol']:.3f}); margin kept {s['margin_kept'].min():.3f} (worst model)",
+        abs(s["err_after"].mean() - s["err_before"].mean()) <= s["tol"],
         figure="fig-pruning-a14",
     )
     m_mar = (curves[where, "magnitude"]["margin"] / unpruned[where]).mean(1)
     r_mar = (curves[where, "random"]["margin"] / unpruned[where]).mean(1)
     claims.check(
         "A-14",
-        f"{where}: at every rate up to 0.3, magnitude pruning keeps at least as much margin "
-        "as random pruning",
-        " ".join(
-            f"{a:.2f}/{b:.2f}" for a, b, r in zip(m_mar, r_mar, prof.rates) if r <= 0.3
+        f"{where}: at every rate > 0, magnitude pruning keeps more margin than random pruning",
+        "worst rate: "
+        + min(
+            (
+                f"{a:.2f} vs {b:.2f} at {r:g}"
+                for a, b, r in zip(m_mar, r_mar, rates)
+                if r > 0
+            ),
+            key=lambda t: float(t.split()[0]) - float(t.split()[2]),
         ),
-        all(a >= b - 0.005 for a, b, r in zip(m_mar, r_mar, prof.rates) if r <= 0.3),
+        all(a > b for a, b, r in zip(m_mar, r_mar, rates) if r > 0),
         figure="fig-pruning-a14",
+    )
+for a in prof.alphas_test:
+    e0, e1 = a15[a]["err"][0], a15[a]["small_only"]
+    claims.check(
+        "A-15",
+        f"alpha'={a}: pruning exactly the small neurons keeps the error (two standard errors)",
+        f"error {e0.mean():.3f} -> {e1.mean():.3f} (tolerance {tolerance(e0):.3f})",
+        abs(e1.mean() - e0.mean()) <= tolerance(e0),
+        figure="fig-pruning-a15",
     )
 claims.check(
     "Thm 3",
-    "removing a fraction R of the large neurons removes about R of the margin "
-    "(fitted slope within [-1.3, -0.7])",
-    f"slope {slope:.2f}",
-    -1.3 <= slope <= -0.7,
+    "removing a fraction R of the large neurons raises the hinge loss: Omega(R) "
+    "(90 % CI of the fitted slope above 0)",
+    f"slope {fit_loss}",
+    fit_loss.lo > 0,
+    figure="fig-pruning-large",
+)
+claims.check(
+    "Thm 3 / Prop 2",
+    "each large neuron carries its share of the row norms: the slope predicted from the "
+    "norms lies in the 90 % CI of the measured margin slope",
+    f"measured {fit_margin}, predicted {fit_pred.slope:.3f}",
+    fit_margin.contains(fit_pred.slope),
     figure="fig-pruning-large",
 )
 claims.check(
     "Thm 3",
-    "the error after removing R of the large neurons grows with R (largest R worse than R = 0)",
-    f"error {omega['err'].mean(1)[0]:.3f} -> {omega['err'].mean(1)[-1]:.3f}",
-    omega["err"].mean(1)[-1] > omega["err"].mean(1)[0] + 0.05,
+    "equal shares: slope -1 of the margin against R lies in the 90 % CI (reported: the "
+    "largest neurons go first)",
+    f"{fit_margin}",
+    fit_margin.contains(-1.0),
+    required=False,
+    figure="fig-pruning-large",
+)
+tol0 = tolerance(full0["err"])
+claims.check(
+    "Thm 3",
+    f"read as classification error, Omega(R): removing {frac_R[-1]:.0%} of the large neurons "
+    "raises the error by more than two standard errors (reported: the sign of F survives, "
+    "see the deciding experiment)",
+    f"error {omega['err'][0].mean():.3f} -> {omega['err'][-1].mean():.3f} (tolerance {tol0:.3f})",
+    omega["err"][-1].mean() - omega["err"][0].mean() > tol0,
+    required=False,
     figure="fig-pruning-large",
 )
 claims.check(
+    "deciding experiment",
+    "one large neuron with a_i > 0 left does not raise the error; removing it too loses "
+    "that label's prompts (reported)",
+    f"error {full0['err'].mean():.3f} -> {one_sign[1]['err'].mean():.3f} (one left) -> "
+    f"{one_sign[0]['err'].mean():.3f} (none left)",
+    one_sign[1]["err"].mean() <= full0["err"].mean() + tol0
+    and one_sign[0]["err"].mean() > 0.25,
+    required=False,
+    figure="fig-pruning-large",
+)
+r_err = curves["in domain", "random"]["err"].mean(1)
+claims.check(
     "A-14",
-    "classification error stays within 0.01 of the unpruned error up to 30 % random pruning "
-    "(the width makes neurons redundant)",
-    f"{curves['in domain', 'random']['err'].mean(1)[list(prof.rates).index(0.3)]:.3f}",
-    curves["in domain", "random"]["err"].mean(1)[list(prof.rates).index(0.3)]
-    <= curves["in domain", "random"]["err"].mean(1)[0] + 0.01,
+    "random pruning up to 40 % leaves the classification error within two standard errors "
+    "(reported: the theorem does not predict it)",
+    f"error {r_err[0]:.3f} -> {r_err[-1]:.3f} (tolerance {tol0:.3f})",
+    bool(np.all(np.abs(r_err - r_err[0]) <= tol0)),
     required=False,
     figure="fig-pruning-a14",
 )
 claims.check(
-    "cost",
-    "the pruned model has fewer neurons and fewer FLOPs",
-    ", ".join(f"m={c[0]}: {c[1] / 1e3:.1f} kFLOP" for c in cost.values()),
-    all(cost[r][1] < cost[0.0][1] for r in cost if r > 0),
+    "sanity check",
+    "the pruned models have fewer neurons and fewer FLOPs (true by construction: "
+    "not a test of the theory)",
+    ", ".join(f"m={r.m}: {r.kflop:.1f} kFLOP" for r in cost.itertuples()),
+    bool((cost["kflop"].iloc[1:] < cost["kflop"].iloc[0]).all()),
+    required=False,
 )
 claims.report()
 
 # %% [markdown]
 # ## What we chose that the paper did not publish
 #
-# - **Models**: the reference models of chapter 1 ($m=40$ neurons), unchanged.
-# - **Large vs small**: a neuron is large when its row norm exceeds half the median
-#   of its model; the groups are far apart, so the cut does not matter.
+# - **Models**: the reference models of chapter 1 ($m=40$ neurons), unchanged; five
+#   seeds at the quick profile, ten at the paper profile.
+# - **Large vs small**: a neuron is small when its row norm is within twice the expected
+#   norm of an untrained row ($2\sigma_O\sqrt2\,\Gamma(\frac{d+1}2)/\Gamma(\frac d2)
+#   \approx 0.1$), large otherwise.
+# - **Test regime**: prompts of $l_{ts}=8$ examples with $\alpha'=0.6$ (A-15: each
+#   $\alpha'$ at that length), so that the unpruned error is measurable; out of domain
+#   with $S_1 = 1.1$.
+# - **Tolerance for "the same error"**: two standard errors of the unpruned error over
+#   all test prompts of all seeds, $2\sqrt{e_0(1-e_0)/N}$.
 # - **Random pruning**: averaged over 20 draws per rate and model (100 at the paper
 #   profile), seeds 0, 1, ...
-# - **Margin**: we report the mean $zF$ of the pruned model relative to the unpruned
-#   one next to the classification error; the error alone hides the effect at this
-#   width.
+# - **Removing a fraction $R$ of the large neurons**: the same fraction of each sign of
+#   $a_i$, largest first within a sign, $\lceil Rn\rceil$ of a group of $n$.
+# - **Scoring**: every pruning is scored from the neurons' terms $a_i\mathrm{ReLU}(h_i)$
+#   on fixed test prompts (1000 per model, 4000 at the paper profile).
 # - **Cost**: FLOPs from PyTorch's counter on the fast form of Eq. 7; time as the best
 #   of several forward passes over 20000 prompts (the perceptron alone over 200000),
 #   pruned and unpruned interleaved side by side.

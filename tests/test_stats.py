@@ -61,3 +61,32 @@ def test_export_writes_only_when_a_folder_is_set(tmp_path, monkeypatch):
     assert open(path).read().replace(" ", "").replace("\n", "") == '{"a":0.5,"b":[1,2],"c":null}'
     with pytest.raises(ValueError, match="'name'"):
         export.save_table("../evil", {"x": [1]})
+
+
+def test_linear_fit_recovers_a_line_with_per_seed_x_and_its_interval_covers_it():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 1, (6, 8))
+    y = 1.0 - 0.9 * x + rng.normal(0, 0.01, (6, 8))
+    fit = stats.fit_linear_ci(x, y)
+    assert abs(fit.slope + 0.9) < 0.02 and fit.intercept == pytest.approx(1.0, abs=0.02)
+    assert fit.lo < fit.slope < fit.hi and fit.contains(-0.9) and not fit.contains(-1.2)
+    assert fit.n_points == 48 and fit.n_seeds == 8
+    np.testing.assert_allclose(fit.predict([0.0, 1.0]), [fit.intercept, fit.intercept + fit.slope])
+    assert str(fit).startswith(f"{fit.slope:.2f} (90% CI ")
+    shared = stats.fit_linear_ci(np.arange(6.0), y)
+    slope, c = np.polyfit(np.repeat(np.arange(6.0), 8), y.ravel(), 1)
+    assert shared.slope == pytest.approx(slope) and shared.intercept == pytest.approx(c)
+    assert stats.fit_linear_ci(x, y) == fit  # same draws every time
+
+
+def test_linear_fit_leaves_out_nan_and_rejects_bad_shapes():
+    y = np.array([[1.0, np.nan], [0.5, 0.6], [0.0, 0.1]])
+    fit = stats.fit_linear_ci(np.array([0.0, 0.5, 1.0]), y)
+    assert fit.n_points == 5 and fit.n_seeds == 2 and np.isfinite(fit.slope)
+    assert np.isnan(stats.fit_linear_ci([0.0, 1.0], np.full((2, 3), np.nan)).slope)
+    with pytest.raises(ValueError, match="'x'"):
+        stats.fit_linear_ci(np.zeros((3, 3)), y)
+    with pytest.raises(ValueError, match="'y'"):
+        stats.fit_linear_ci([0.0, 1.0], y)
+    with pytest.raises(ValueError, match="'level'"):
+        stats.fit_linear_ci([0.0, 0.5, 1.0], y, level=1.0)
