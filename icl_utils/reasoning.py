@@ -332,7 +332,7 @@ def cot_inference(params: CoTParams, world: CoTWorld, steps, prompts: CoTPrompts
         pr = _with_query(flat, decoded, k, K)
         out = forward_indexed(params, world, _regroup(pr, (E, n), 1))  # Eq. 11 from indices (tested = dense form)
         decoded[:, k] = decode(out.reshape(E * n, -1), patterns)
-    wrong = (decoded[:, 1:] != flat.z[:, 1:]).float().mean(1)
+    wrong = (decoded[:, 1:] != flat.z[:, 1:]).to(torch.get_default_dtype()).mean(1)
     decoded, wrong = decoded.view(E, n, K + 1), wrong.view(E, n)
     return (decoded[0], wrong[0]) if E == 1 else (decoded, wrong)
 
@@ -367,7 +367,7 @@ def icl_inference(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, patte
         z_K = prompts.z[None, :, -1]
     out = forward_indexed(params, world, pr)  # (E, n, d)
     v = decode(out.reshape(-1, out.shape[-1]), patterns).view(out.shape[:2])
-    wrong = (v != z_K).float()
+    wrong = (v != z_K).to(torch.get_default_dtype())
     return (v[0], wrong[0]) if params.E == 1 else (v, wrong)
 
 
