@@ -403,7 +403,9 @@ def test_errors(
     draw of prompts shared by all models; a list of one seed per model: every model
     answers its own draw (the draw of model e depends on ``seed[e]`` only, so a model
     gets the same prompts alone or in an ensemble, and seeds are independent repeats
-    of the whole experiment).  Returns ``{"cot": (E,), "icl": (E,)}`` mean errors.
+    of the whole experiment).  Returns ``{"cot": (E,), "icl": (E,)}`` mean errors, each
+    one division of an integer count of wrong steps (answers) by their number, so that the
+    same decodes give the same bits on every machine (no summation order to round).
     """
     E = params.E
     n_tasks, K, M = steps.shape
@@ -411,12 +413,16 @@ def test_errors(
     if own and len(seed) != E:
         raise ValueError(f"parameter 'seed' has {len(seed)} entries: allowed an int or one seed per model ({E})")
     gens = [make_generator(int(s), "probe") for s in seed] if own else [make_generator(int(seed), "probe")]
-    cot_err = torch.zeros(E)
-    icl_err = torch.zeros(E)
+    cot_wrong = torch.zeros(E, dtype=torch.long)  # wrong decoded steps
+    icl_wrong = torch.zeros(E, dtype=torch.long)  # wrong one-step answers
     for t in range(n_tasks):
         task = steps[t : t + 1].expand(n_per_task, K, M)
         draws = [sample_cot_prompts(task, alpha_test, l_ts, K, g, transitions[t]) for g in gens]
         pr = _stack_prompts(draws) if own else draws[0]
-        cot_err += cot_inference(params, world, steps, pr)[1].view(E, -1).mean(1) / n_tasks
-        icl_err += icl_inference(params, world, pr)[1].view(E, -1).mean(1) / n_tasks
-    return {"cot": cot_err.numpy().astype(float), "icl": icl_err.numpy().astype(float)}
+        decoded = cot_inference(params, world, steps, pr)[0].view(E, n_per_task, K + 1)
+        z = pr.z.view(-1, n_per_task, K + 1)  # (E or 1, n, K + 1)
+        cot_wrong += (decoded[..., 1:] != z[..., 1:]).sum((1, 2))
+        v = icl_inference(params, world, pr)[0].view(E, n_per_task)
+        icl_wrong += (v != z[..., -1]).sum(1)
+    n = n_tasks * n_per_task
+    return {"cot": cot_wrong.numpy() / (n * K), "icl": icl_wrong.numpy() / n}

@@ -143,6 +143,9 @@ def test_test_errors_with_one_draw_per_model():
     for i, (one, s) in enumerate(((perfect, 3), (rnd, 4))):
         alone = R.test_errors(one, world, steps, A, 0.8, 12, 30, seed=s)  # the same draw as in the ensemble
         assert e["cot"][i] == alone["cot"][0] and e["icl"][i] == alone["icl"][0]
+    for kind, n in (("cot", 2 * 30 * K), ("icl", 2 * 30)):  # one division of a count: exact fractions
+        counts = np.rint(e[kind] * n)
+        np.testing.assert_array_equal(e[kind], counts / n)
     with pytest.raises(ValueError, match="'seed'"):
         R.test_errors(both, world, steps, A, 0.8, 12, 30, seed=[3])
 
