@@ -528,25 +528,34 @@ class CoTProfile(_ChapterProfile):
     """Parameters of chapter 4 (Theorems 4-6 of [LWLCC25], figures B-17 to B-20).
 
     ``base`` (an :class:`icl_utils.reasoning.CoTConfig`) is trained for every
-    alpha in ``alphas_train`` and ``n_seeds`` seeds; the models trained with
-    ``alpha_main`` are tested.  Tests use TSR patterns (``tsr_mix``),
-    ``n_tasks`` random tasks with noisy examples, ``n_per_task`` prompts each,
-    at every length in ``lengths``.  B-17: alpha' in ``alphas_test`` at
-    tau^f = ``tau_main``; B-18: tau^f in ``taus`` at alpha' = ``alpha_test_main``;
-    B-19: tau^f = ``tau_c1`` with and without Condition 1.
+    alpha in ``alphas_train`` (each above 1/M) and ``n_seeds`` seeds; the
+    models trained with ``alpha_main`` are tested.  Theorem 4's iteration count
+    is the number of steps to a training loss of ``loss_target``; the final loss
+    is compared with ``eps``.  Below 1/M: ``alpha_below`` (between
+    1/``M_contrast`` and 1/M) is trained ``T_below`` steps with M patterns and
+    with ``M_contrast`` patterns.  Tests use TSR patterns (``tsr_mix``),
+    ``n_tasks`` random tasks with noisy examples, ``n_per_task`` prompts each
+    (drawn per seed), at every length in ``lengths``.  B-17: alpha' in
+    ``alphas_test`` at tau^f = ``tau_main``; B-18: tau^f in ``taus`` at alpha' =
+    ``alpha_test_main``; B-19: tau^f = ``tau_c1`` with and without Condition 1.
     """
 
     name: str
     base: object  # an icl_utils.reasoning.CoTConfig
     n_seeds: int
-    alphas_train: tuple = (0.3, 0.5, 0.8)
+    alphas_train: tuple = (0.3, 0.4, 0.5, 0.65, 0.8, 1.0)
     alpha_main: float = 0.5
+    loss_target: float = 0.05
+    eps: float = 0.01
+    alpha_below: float = 0.2
+    M_contrast: int = 8
+    T_below: int = 800
     alphas_test: tuple = (0.4, 0.6, 0.8, 1.0)
     taus: tuple = (0.4, 0.5, 0.6, 0.7)
     tau_main: float = 0.6
     alpha_test_main: float = 0.8
     tau_c1: float = 0.36
-    lengths: tuple = (1, 2, 5, 10, 20, 40, 70, 100)
+    lengths: tuple = (1, 2, 3, 5, 7, 10, 14, 20, 30, 40, 70, 100)
     n_tasks: int = 6
     n_per_task: int = 100
     tsr_mix: float = 0.3
@@ -557,28 +566,49 @@ class CoTProfile(_ChapterProfile):
 
         self._check_common(CoTConfig)
         self._check_tuples(alphas_train=_frac, alphas_test=_frac, taus=_frac, lengths=_length)
-        for name in ("alpha_main", "tau_main", "alpha_test_main", "tau_c1"):
+        for name in ("alpha_main", "tau_main", "alpha_test_main", "tau_c1", "alpha_below"):
             self._check(name, _frac)
+        M = self.base.M
+        low = [a for a in self.alphas_train if a <= 1 / M]
+        if low:
+            raise ValueError(
+                f"parameter 'alphas_train' = {self.alphas_train} is invalid: allowed values above 1/M = {1 / M:.3g} "
+                "(below it SGD finds another solution; chapter 4 trains alpha_below for that)"
+            )
         if self.alpha_main not in self.alphas_train:
             raise ValueError(f"parameter 'alpha_main' = {self.alpha_main} is invalid: allowed one of alphas_train")
+        self._check("M_contrast", check_int, M + 1, allowed=f"integers > M = {M}")
+        if not 1 / self.M_contrast < self.alpha_below < 1 / M:
+            between = f"a value between 1/M_contrast = {1 / self.M_contrast:.3g} and 1/M = {1 / M:.3g}"
+            _fail("alpha_below", self.alpha_below, between)
+        self._check("T_below", _length)
         self._check("n_tasks", _length)
         self._check("n_per_task", _length)
         self._check("tsr_mix", check_float, 0.0, 1.0, hi_open=True)
-        self._check("target_error", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
+        for name in ("target_error", "loss_target", "eps"):
+            self._check(name, check_float, 0.0, 0.5, lo_open=True, hi_open=True)
 
 
 def _cot_profiles():
     from .reasoning import CoTConfig
 
     return {
-        "quick": dict(base=CoTConfig(T=400, record_every=20, n_eval=300), n_seeds=2),
+        # quick: 6 alphas above 1/M = 0.25 (0.3 to 1: Theorem 4's exponent is fitted on them) x 5 seeds,
+        # T = 400 (the slowest, alpha = 0.3, reaches a loss of 0.01 by about 210); T_below = 2 T.
+        "quick": dict(base=CoTConfig(T=400, record_every=20, n_eval=300), n_seeds=5),
         "paper": dict(
-            base=CoTConfig(T=2000, record_every=20, n_eval=1000),
-            n_seeds=5,
-            alphas_train=(0.2, 0.3, 0.5, 0.8),
-            lengths=(1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 55, 70, 85, 100),
-            n_tasks=12,
-            n_per_task=200,
+            # T = 1000: five times what the slowest alpha (0.3) needs to reach a loss of 0.01 (about 210);
+            # the earlier 2000 bought nothing (alpha = 0.2 is below 1/M and stays stuck however long it
+            # trains, which the chapter now shows with alpha_below).
+            # record_every 20, n_eval 500: B-20's probe costs as much as the training itself at
+            # every 10 steps on 1000 prompts; its claim compares t = 60 with t = 160.
+            base=CoTConfig(T=1000, record_every=20, n_eval=500),
+            n_seeds=10,  # 10 seeds: tighter bootstrap intervals for both fitted exponents
+            alphas_train=(0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),  # 10 points above 1/M for the fit
+            T_below=2000,  # alpha = 0.2 trained twice the main budget: the stuck loss is not a matter of time
+            lengths=(1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 25, 30, 40, 55, 70, 100),  # finer near the needed lengths
+            n_tasks=12,  # more test tasks (each with its own transition matrices)
+            n_per_task=200,  # 2400 prompts per seed and length: an error of 0.05 is 120 wrong prompts
         ),
     }
 

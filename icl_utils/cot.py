@@ -219,8 +219,10 @@ def _assemble(steps, x, z0, k, out, transitions=None, g=None) -> CoTPrompts:
         if transitions is None:
             nxt = f.gather(1, prev)
         else:
-            probs = torch.as_tensor(transitions[j], dtype=torch.get_default_dtype())[prev]  # (n, l, M)
-            nxt = torch.multinomial(probs.view(-1, M), 1, generator=g).view(n, l)
+            # inverse CDF: the first output whose cumulative probability exceeds a uniform draw
+            cdf = torch.as_tensor(transitions[j], dtype=torch.get_default_dtype()).cumsum(-1)[prev]  # (n, l, M)
+            u = torch.rand(n, l, 1, generator=g)
+            nxt = (u >= cdf[..., :-1]).sum(-1)
         ex_in[..., j] = prev
         ex_out[..., j] = nxt
         prev = nxt

@@ -285,6 +285,42 @@ def train_cot(configs, progress=None) -> list[dict]:
     ]
 
 
+def iterations_to_loss(loss, target: float, window: int = 10) -> float:
+    """Theorem 4's iteration count, measured: the number of SGD steps after which the mean
+    training loss of the last ``window`` steps is first at most ``target``; NaN when the run
+    never gets there (never 0 or T: a run that did not reach the target has no count)."""
+    check_float("target", target, 0.0, lo_open=True)
+    check_int("window", window, 1, allowed="integers >= 1")
+    loss = np.asarray(loss, float)
+    if loss.size < window:
+        return float("nan")
+    avg = np.convolve(loss, np.ones(window) / window, mode="valid")  # avg[i]: steps i+1 .. i+window
+    hit = np.flatnonzero(avg <= target)
+    return float(hit[0] + window) if hit.size else float("nan")
+
+
+def needed_length(lengths, errors, target: float) -> float:
+    """Theorem 5's prompt length, measured: the test length at which an error curve first
+    falls to ``target``, read between the two grid lengths around the crossing (linear in
+    the error, geometric in the length); the first grid length when it starts there; NaN
+    when no grid length reaches the target (a length the grid does not resolve is not
+    reported as the largest one)."""
+    check_float("target", target, 0.0, lo_open=True)
+    lengths = np.asarray(lengths, float)
+    errors = np.asarray(errors, float)
+    if lengths.shape != errors.shape or lengths.ndim != 1 or np.any(np.diff(lengths) <= 0):
+        raise ValueError("parameters 'lengths' and 'errors' must be 1-D of the same size, lengths increasing")
+    hit = np.flatnonzero(errors <= target)
+    if not hit.size:
+        return float("nan")
+    i = hit[0]
+    if i == 0:
+        return float(lengths[0])
+    e0, e1 = errors[i - 1], errors[i]
+    frac = (e0 - target) / (e0 - e1)
+    return float(np.exp(np.log(lengths[i - 1]) + frac * (np.log(lengths[i]) - np.log(lengths[i - 1]))))
+
+
 def params_of(results) -> CoTParams:
     """The final weights of trained runs as one ensemble."""
     results = check_list("results", results, what="a non-empty list of results of train_cot")
@@ -294,7 +330,7 @@ def params_of(results) -> CoTParams:
     return CoTParams(*(torch.stack([torch.as_tensor(r["weights"][k]) for r in results]) for k in ("W_Q", "W_K", "W_V")))
 
 
-__all__ += ["params_of"]
+__all__ += ["params_of", "iterations_to_loss", "needed_length"]
 
 
 def test_world(world: CoTWorld, mix: float = 0.3, generator=None) -> CoTWorld:
@@ -320,6 +356,14 @@ def _with_query(prompts: CoTPrompts, decoded: torch.Tensor, k: int, K: int) -> C
         valid[:, base + j - 1] = used
     inp[:, -1] = decoded[:, k - 1]
     return CoTPrompts(inp=inp, out=out, valid=valid, k=torch.full((n,), k, dtype=torch.long), z=prompts.z)
+
+
+_FIELDS = dataclasses.fields(CoTPrompts)
+
+
+def _regroup(prompts: CoTPrompts, lead: tuple, n_lead: int) -> CoTPrompts:
+    """The same prompts with their ``n_lead`` leading axes reshaped to ``lead`` (e.g. (E, n) <-> (E n,))."""
+    return CoTPrompts(*(t.reshape(*lead, *t.shape[n_lead:]) for t in (getattr(prompts, f.name) for f in _FIELDS)))
 
 
 def _repeat(prompts: CoTPrompts, E: int) -> CoTPrompts:
@@ -366,23 +410,18 @@ def cot_inference(params: CoTParams, world: CoTWorld, steps, prompts: CoTPrompts
         if prompts.inp.shape[0] != E:
             raise ValueError(f"parameter 'prompts' holds {prompts.inp.shape[0]} prompt sets for {E} models")
         n = prompts.inp.shape[1]
-        flat = CoTPrompts(
-            *(
-                t.reshape(E * n, *t.shape[2:])
-                for t in (getattr(prompts, f.name) for f in dataclasses.fields(CoTPrompts))
-            )
-        )
+        flat = _regroup(prompts, (E * n,), 2)
     else:
         n = prompts.inp.shape[0]
         flat = _repeat(prompts, E)  # member-major: rows e * n .. (e + 1) * n - 1 belong to model e
     decoded = torch.zeros(E * n, K + 1, dtype=torch.long)
     decoded[:, 0] = flat.z[:, 0]
     for k in range(1, K + 1):
-        pr = _with_query(flat, decoded, k, K)
-        P = embed_cot(world, pr).view(E, n, *pr.inp.shape[1:], -1)
-        out = forward(params, P, pr.valid.view(E, n, -1))
+        # A step decoded as "no pattern" (-1, a non-finite output) is wrong; the chain goes on from pattern 0.
+        pr = _with_query(flat, decoded.clamp(min=0), k, K)
+        out = forward_indexed(params, world, _regroup(pr, (E, n), 1))  # Eq. 11 from indices (tested = dense form)
         decoded[:, k] = decode(out.reshape(E * n, -1), patterns)
-    wrong = (decoded[:, 1:] != flat.z[:, 1:]).float().mean(1)
+    wrong = (decoded[:, 1:] != flat.z[:, 1:]).to(torch.get_default_dtype()).mean(1)
     decoded, wrong = decoded.view(E, n, K + 1), wrong.view(E, n)
     return (decoded[0], wrong[0]) if E == 1 else (decoded, wrong)
 
@@ -410,12 +449,18 @@ def icl_inference(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, patte
     """ICL: predict z_K in one step from (input, final output) examples, batched over
     prompts and models.  Returns ``(prediction, wrong)`` with ``wrong`` = 1[z_K != v],
     each (n,) for one model and (E, n) for an ensemble."""
-    _check_inference_args(params, world, prompts, patterns, shared=True)
+    _check_inference_args(params, world, prompts, patterns)
     patterns = world.patterns if patterns is None else patterns
-    pr = icl_prompts(prompts, world.K)
-    out = forward(params, embed_cot(world, pr)[None], pr.valid)  # (E, n, d): the same prompts for all
+    if prompts.inp.ndim == 3:  # one set of prompts per model
+        E, n = prompts.inp.shape[:2]
+        pr = _regroup(icl_prompts(_regroup(prompts, (E * n,), 2), world.K), (E, n), 1)
+        z_K = prompts.z[..., -1]
+    else:
+        pr = icl_prompts(prompts, world.K)  # the same prompts for all models
+        z_K = prompts.z[None, :, -1]
+    out = forward_indexed(params, world, pr)  # (E, n, d)
     v = decode(out.reshape(-1, out.shape[-1]), patterns).view(out.shape[:2])
-    wrong = (v != prompts.z[None, :, -1]).float()
+    wrong = (v != z_K).to(torch.get_default_dtype())
     return (v[0], wrong[0]) if params.E == 1 else (v, wrong)
 
 
@@ -440,13 +485,25 @@ __all__ += ["test_tasks", "test_errors"]
 
 @torch.no_grad()
 def test_errors(
-    params: CoTParams, world: CoTWorld, steps, transitions, alpha_test: float, l_ts: int, n_per_task: int, seed: int = 0
+    params: CoTParams,
+    world: CoTWorld,
+    steps,
+    transitions,
+    alpha_test: float,
+    l_ts: int,
+    n_per_task: int,
+    seed: int | list = 0,
 ) -> dict:
     """CoT and ICL error of every model of ``params`` on noisy test prompts.
 
     For every task (``steps`` (n_tasks, K, M) with its ``transitions``), ``n_per_task``
-    prompts of ``l_ts`` examples with fraction ``alpha_test``, drawn once and shared by
-    all models.  Returns ``{"cot": (E,), "icl": (E,)}`` mean errors.
+    prompts of ``l_ts`` examples with fraction ``alpha_test``.  ``seed`` an int: one
+    draw of prompts shared by all models; a list of one seed per model: every model
+    answers its own draw (the draw of model e depends on ``seed[e]`` only, so a model
+    gets the same prompts alone or in an ensemble, and seeds are independent repeats
+    of the whole experiment).  Returns ``{"cot": (E,), "icl": (E,)}`` mean errors, each
+    one division of an integer count of wrong steps (answers) by their number, so that the
+    same decodes give the same bits on every machine (no summation order to round).
     """
     check_instance("params", params, CoTParams)
     check_instance("world", world, CoTWorld)
@@ -465,11 +522,21 @@ def test_errors(
     L = (l_ts + 1) * K
     nbytes = 8 * n_per_task * L * (6 + 2 * world.d * (params.E + 2))
     check_memory([largest(nbytes, n_per_task=n_per_task, l_ts=l_ts)], "the test prompts of one task")
-    g = make_generator(seed, "probe")
-    cot_err = torch.zeros(params.E)
-    icl_err = torch.zeros(params.E)
+    E = params.E
+    own = not isinstance(seed, (int, np.integer))
+    if own and len(seed) != E:
+        raise ValueError(f"parameter 'seed' has {len(seed)} entries: allowed an int or one seed per model ({E})")
+    gens = [make_generator(int(s), "probe") for s in seed] if own else [make_generator(int(seed), "probe")]
+    cot_wrong = torch.zeros(E, dtype=torch.long)  # wrong decoded steps
+    icl_wrong = torch.zeros(E, dtype=torch.long)  # wrong one-step answers
     for t in range(n_tasks):
-        pr = sample_cot_prompts(steps[t : t + 1].expand(n_per_task, K, M), alpha_test, l_ts, K, g, transitions[t])
-        cot_err += cot_inference(params, world, steps, pr)[1].view(params.E, -1).mean(1) / n_tasks
-        icl_err += icl_inference(params, world, pr)[1].view(params.E, -1).mean(1) / n_tasks
-    return {"cot": cot_err.numpy().astype(float), "icl": icl_err.numpy().astype(float)}
+        task = steps[t : t + 1].expand(n_per_task, K, M)
+        draws = [sample_cot_prompts(task, alpha_test, l_ts, K, g, transitions[t]) for g in gens]
+        pr = _stack_prompts(draws) if own else draws[0]
+        decoded = cot_inference(params, world, steps, pr)[0].view(E, n_per_task, K + 1)
+        z = pr.z.view(-1, n_per_task, K + 1)  # (E or 1, n, K + 1)
+        cot_wrong += (decoded[..., 1:] != z[..., 1:]).sum((1, 2))
+        v = icl_inference(params, world, pr)[0].view(E, n_per_task)
+        icl_wrong += (v != z[..., -1]).sum(1)
+    n = n_tasks * n_per_task
+    return {"cot": cot_wrong.numpy() / (n * K), "icl": icl_wrong.numpy() / n}

@@ -224,3 +224,15 @@ def test_counted_prompts_structure_and_statistics():
     torch.testing.assert_close(others, expected, rtol=0.03, atol=0)
     with pytest.raises(ValueError, match="'alpha'"):
         cot.sample_counted_prompts(steps[:2], 0.0, l, 1, gen())
+
+
+def test_indexed_form_equals_eq11_on_test_patterns():
+    """Inference runs the indexed form on TSR patterns (not orthonormal) and on masked ICL columns."""
+    from icl_utils import reasoning as R
+
+    w = R.test_world(cot.make_cot_world(4, 2, 8), 0.3)
+    steps = cot.sample_steps(7, 2, 4, gen(22))
+    pr = R.icl_prompts(cot.sample_cot_prompts(steps, 0.5, 4, torch.tensor([1, 2, 1, 2, 2, 1, 2]), gen(23)), 2)
+    p = random_params()
+    P = cot.embed_cot(w, pr)[None].expand(2, -1, -1, -1)
+    torch.testing.assert_close(cot.forward_indexed(p, w, pr), cot.forward(p, P, pr.valid))

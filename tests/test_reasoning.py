@@ -124,3 +124,36 @@ def test_cot_inference_with_one_prompt_set_per_model_equals_each_model_alone():
     for e in range(E):
         d_e, w_e = R.cot_inference(params.select(e), world, None, own[e])
         assert torch.equal(decoded[e], d_e) and torch.equal(wrong[e], w_e)
+
+
+def test_iterations_to_loss_is_nan_when_never_reached():
+    loss = np.r_[np.ones(30), np.full(20, 0.01)]
+    assert R.iterations_to_loss(loss, 0.05, window=10) == 40.0  # steps 31..40 all at 0.01
+    assert R.iterations_to_loss(loss, 0.6, window=10) == 35.0  # steps 26..35: five at 1, five at 0.01
+    assert np.isnan(R.iterations_to_loss(np.ones(50), 0.05))  # never reached: no count, not 0
+    assert np.isnan(R.iterations_to_loss(np.zeros(5), 0.05, window=10))  # shorter than the window
+
+
+def test_test_errors_with_one_draw_per_model():
+    world, perfect = perfect_model()
+    rnd = cot.init_cot_params(D, 0.1, 0.5, [gen(14)])
+    both = cot.CoTParams(*(torch.cat([a, b]) for a, b in zip(perfect.trained(), rnd.trained())))
+    steps, A = R.test_tasks(2, K, M, 0.49, True, seed=0)
+    e = R.test_errors(both, world, steps, A, 0.8, 12, 30, seed=[3, 4])
+    for i, (one, s) in enumerate(((perfect, 3), (rnd, 4))):
+        alone = R.test_errors(one, world, steps, A, 0.8, 12, 30, seed=s)  # the same draw as in the ensemble
+        assert e["cot"][i] == alone["cot"][0] and e["icl"][i] == alone["icl"][0]
+    for kind, n in (("cot", 2 * 30 * K), ("icl", 2 * 30)):  # one division of a count: exact fractions
+        counts = np.rint(e[kind] * n)
+        np.testing.assert_array_equal(e[kind], counts / n)
+    with pytest.raises(ValueError, match="'seed'"):
+        R.test_errors(both, world, steps, A, 0.8, 12, 30, seed=[3])
+
+
+def test_needed_length_reads_the_crossing_between_grid_points():
+    L = [1, 2, 4, 8]
+    assert R.needed_length(L, [0.5, 0.3, 0.1, 0.0], 0.2) == pytest.approx(2 * 2**0.5)  # halfway in log length
+    assert R.needed_length(L, [0.01, 0.3, 0.1, 0.0], 0.05) == 1.0  # already there at the first length
+    assert np.isnan(R.needed_length(L, [0.5, 0.4, 0.3, 0.2], 0.05))  # never reached: no length
+    with pytest.raises(ValueError, match="'lengths'"):
+        R.needed_length([1, 1, 2], [0.5, 0.1, 0.0], 0.2)
