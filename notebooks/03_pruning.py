@@ -159,8 +159,8 @@ plt.show()
 #
 # ## Pruning exactly the small neurons
 #
-# **Test regime.** Chapter 1's models make no mistake on test prompts of 20 examples,
-# so an error that "stays the same" would say nothing. We test on **short prompts**,
+# **Test regime.** Chapter 1's models make almost no mistakes on test prompts of 20
+# examples (error about 0.001), so an error that "stays the same" would say nothing. We test on **short prompts**,
 # $l_{ts} = 8$ with $\alpha' = 0.6$: the mechanism of Proposition 1 copies the label
 # of context examples that share the query's pattern, and a prompt without any such
 # example -- probability $(1-\alpha'/2)^{l_{ts}}$ -- is a guess, so the error has a
@@ -478,6 +478,15 @@ one_sign = {
     )
     for keep in (1, 0)
 }
+# How often a large neuron with a_i > 0 is active (ReLU > 0) on prompts of each label.
+active = (terms[where0] != 0) & (large_t & (params.a > 0))[:, None, :]
+on_label = {
+    z: (active & (labels[where0] == z)[..., None]).sum().item()
+    / ((labels[where0] == z)[..., None] & (large_t & (params.a > 0))[:, None, :])
+    .sum()
+    .item()
+    for z in (1, -1)
+}
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Removing a fraction $R$ of the large neurons of each model (the same fraction of each sign, largest first), in-domain prompts of length 8. Left: margin kept against the fraction removed (dots: seeds), the fitted line with the lines whose slopes span its 90 % bootstrap interval over seeds (shaded; numbers in the title), the prediction from the row norms alone (dashed) and $1-R$ (dotted). Right: hinge loss and classification error. Look at the margin falling on the norm prediction and the loss rising with $R$ (Theorem 3's $\\Omega(R)$), while the error stays flat.", "name": "fig-pruning-large"}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -552,6 +561,10 @@ print(f"hinge loss, fitted slope: {fit_loss}")
 print("error: " + " ".join(f"{v:.3f}" for v in omega["err"].mean(1)[::2]))
 print("loss:  " + " ".join(f"{v:.3f}" for v in omega["loss"].mean(1)[::2]))
 print(
+    f"large neurons with a_i > 0 are active on {on_label[1]:.0%} of the prompts with "
+    f"z = +1 and on {on_label[-1]:.0%} of those with z = -1"
+)
+print(
     f"removing every large neuron with a_i > 0 but the smallest: error "
     f"{one_sign[1]['err'].mean():.3f} (unpruned {full0['err'].mean():.3f}); "
     f"removing all of them: error {one_sign[0]['err'].mean():.3f}"
@@ -567,16 +580,16 @@ print(
 # The classification error does not grow, and the last printed line says why: a
 # single large neuron of each sign carries the decision. The large neurons with
 # $a_i>0$ are near-copies of each other (Proposition 2 sends them to the same
-# direction) and their ReLU is active only on prompts whose context labels point to
-# $+q$; those with $a_i<0$ likewise for $-q$. Removing neurons of one sign shrinks
-# $F$ on that sign's prompts but does not change its sign until the last one is
-# gone; then every prompt of that label is lost. So the $\Omega(R)$ of the theorem
-# shows in the output that is lost -- the margin and the hinge loss of Eq. 8 -- and
-# would show in the classification error only for a model whose remaining output
-# must clear a fixed margin. Pruning by rate can raise the error only in a model where
-# it removes every large neuron of one sign: largest-first pruning does so at high
-# rates in models whose neurons of one sign all have larger norms than those of the
-# other.
+# direction) and their ReLU is active almost only on prompts of label $+1$, whose
+# attended context labels point to $+q$ (printed above); those with $a_i<0$ likewise
+# for $-1$. Removing neurons of one sign shrinks $F$ on that label's prompts but does
+# not change its sign until the last one is gone; then every prompt of that label is
+# lost. So the $\Omega(R)$ of the theorem shows in the output that is lost -- the
+# margin, and the hinge loss of Eq. 8 once the output falls below the margin 1 that
+# training asked for -- not in the sign of $F$. Pruning by rate can raise the error
+# only in a model where it removes every large neuron of one sign: largest-first
+# pruning does so at high rates in models whose neurons of one sign all have larger
+# norms than those of the other.
 #
 # ## The cost side: a pruned model is a smaller model
 #
