@@ -28,11 +28,9 @@ __all__ = ["PowerLawFit", "fit_power_law_ci", "LinearFit", "fit_linear_ci", "cou
 
 
 @dataclass(frozen=True)
-class PowerLawFit:
-    """A fitted exponent with its bootstrap interval (``lo``, ``hi``) at ``level``.
-
-    ``n_points`` finite (x, y) pairs entered the fit, from ``n_seeds`` seeds.
-    """
+class _SlopeFit:
+    """A fitted slope with its bootstrap interval (``lo``, ``hi``) at ``level``;
+    ``n_points`` finite (x, y) pairs entered the fit, from ``n_seeds`` seeds."""
 
     slope: float
     intercept: float
@@ -43,15 +41,20 @@ class PowerLawFit:
     n_seeds: int
 
     def contains(self, value: float) -> bool:
-        """Whether ``value`` lies inside the confidence interval."""
+        """Whether ``value`` lies inside the confidence interval of the slope."""
         return bool(self.lo <= value <= self.hi)
+
+    def __str__(self) -> str:
+        return f"{self.slope:.2f} ({self.level:.0%} CI {self.lo:.2f} to {self.hi:.2f})"
+
+
+@dataclass(frozen=True)
+class PowerLawFit(_SlopeFit):
+    """A fitted exponent: log y = slope log x + intercept, with its bootstrap interval."""
 
     def predict(self, x):
         """The fitted power law exp(c) x^slope."""
         return np.exp(self.intercept) * np.asarray(x, float) ** self.slope
-
-    def __str__(self) -> str:
-        return f"{self.slope:.2f} ({self.level:.0%} CI {self.lo:.2f} to {self.hi:.2f})"
 
 
 def _fit(logx, logy) -> tuple[float, float]:
@@ -102,28 +105,12 @@ def fit_power_law_ci(x, y, n_boot: int = 2000, level: float = 0.9, seed: int = 0
 
 
 @dataclass(frozen=True)
-class LinearFit:
-    """A fitted straight line y = slope x + intercept with the bootstrap interval
-    (``lo``, ``hi``) of its slope at ``level``; ``n_points`` finite pairs from ``n_seeds`` seeds."""
-
-    slope: float
-    intercept: float
-    lo: float
-    hi: float
-    level: float
-    n_points: int
-    n_seeds: int
-
-    def contains(self, value: float) -> bool:
-        """Whether ``value`` lies inside the confidence interval of the slope."""
-        return bool(self.lo <= value <= self.hi)
+class LinearFit(_SlopeFit):
+    """A fitted straight line y = slope x + intercept, with the bootstrap interval of its slope."""
 
     def predict(self, x):
         """The fitted line at ``x``."""
         return self.intercept + self.slope * np.asarray(x, float)
-
-    def __str__(self) -> str:
-        return f"{self.slope:.2f} ({self.level:.0%} CI {self.lo:.2f} to {self.hi:.2f})"
 
 
 def fit_linear_ci(x, y, n_boot: int = 2000, level: float = 0.9, seed: int = 0) -> LinearFit:
