@@ -116,8 +116,8 @@ def knn_predict(X_ctx, y_ctx, X_query, k: int) -> np.ndarray:
 
     The same rule as scikit-learn's ``KNeighborsClassifier(n_neighbors=k)``
     fitted per prompt (the tests check it), vectorized over prompts because
-    scikit-learn has no batched form; distance ties go to the earlier context
-    example, and with fewer than k examples all of them vote.  ``k`` must be
+    scikit-learn has no batched form; distance ties (equal to 1e-9 of the
+    prompt's largest distance) go to the earlier context example, and with fewer than k examples all of them vote.  ``k`` must be
     odd; with fewer than k (an even number of) examples a tied vote goes
     to the nearest example.
     """
@@ -127,6 +127,11 @@ def knn_predict(X_ctx, y_ctx, X_query, k: int) -> np.ndarray:
     _check_prompts(X_ctx, y_ctx, X_query)
     X_ctx, X_query = np.asarray(X_ctx), np.asarray(X_query)  # their own dtype, as given
     d2 = ((X_ctx - X_query[:, None, :]) ** 2).sum(-1)  # (n, l)
+    # Distances equal to 1e-9 of the prompt's largest are ties.  The data model makes exact ties
+    # common (orthonormal patterns are equidistant), and rounding -- which differs between
+    # machines -- must not decide them.
+    scale = d2.max(1, keepdims=True)
+    d2 = np.round(d2 / np.where(scale > 0, scale, 1.0), 9)
     k = min(k, d2.shape[1])
     nearest = np.argsort(d2, axis=1, kind="stable")[:, :k]
     labels = np.take_along_axis(np.asarray(y_ctx), nearest, axis=1)

@@ -12,7 +12,8 @@ must not hinge on one chaotic run, so summaries are over seeds:
 * :func:`fit_linear_ci` fits a straight line y = slope x + c the same way (the
   margin lost against the fraction R of large neurons pruned, Theorem 3's
   Omega(R)); x may differ by seed;
-* :func:`count_reached` counts, per sweep point, the seeds that reached a target.
+* :func:`count_reached` counts, per sweep point, the seeds that reached a target;
+* :func:`fmt_error` prints an error the way every machine agrees on it.
 
 The bootstrap draws come from NumPy's PCG64 with a fixed seed, which gives
 the same numbers on every machine.
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PowerLawFit", "fit_power_law_ci", "LinearFit", "fit_linear_ci", "count_reached"]
+__all__ = ["PowerLawFit", "fit_power_law_ci", "LinearFit", "fit_linear_ci", "count_reached", "NOT_LEARNED", "fmt_error"]
 
 
 @dataclass(frozen=True)
@@ -157,3 +158,24 @@ def count_reached(values, target: float, axis: int = -1) -> np.ndarray:
     """How many seeds (entries along ``axis``) are finite and at most ``target``."""
     v = np.asarray(values, float)
     return (np.isfinite(v) & (v <= target)).sum(axis=axis)
+
+
+#: Errors above this are printed as ``>0.1`` (see :func:`fmt_error`).
+NOT_LEARNED = 0.1
+
+
+def fmt_error(err: float, digits: int = 3, above: float = NOT_LEARNED) -> str:
+    """An error rounded to ``digits``, or ``'>0.1'`` when it is above ``above``.
+
+    A run that has learned sits still near its minimum, and its error is the
+    same on every machine.  A run that has *not* learned keeps moving at lr =
+    10 (ReLU and hinge kinks make the plateau dynamics chaotic): there the
+    last bits in which two CPUs differ grow until the error differs in its
+    first digit (chapter 1, alpha = 0.8, l_tr = 1: 0.368 here, 0.386 under
+    ``ATEN_CPU_CAPABILITY=default``).  Such a value carries only "did not
+    learn", and that is what is printed; the figures show the values measured.
+    """
+    err = float(err)
+    if not np.isfinite(err):
+        return "nan"
+    return f">{above:g}" if err > above else f"{err:.{int(digits)}f}"

@@ -52,6 +52,22 @@ def test_knn_with_fewer_examples_than_k_and_a_tie():
     assert knn_predict(X, np.array([[1, -1]]), np.array([[0.5]]), 3).tolist() == [1]
 
 
+def test_knn_ties_survive_last_bit_rounding():
+    # Orthonormal patterns are equidistant from a query: the tie must go to the earlier example
+    # whichever way another machine rounds the inputs' last bits.
+    X = np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    Xq = np.array([[0.0, 0.0, 1.0]])
+    y = np.array([[1, -1]])
+    eps = np.finfo(float).eps
+    for bump in (0.0, eps, -eps, 4 * eps):
+        Xb = X.copy()
+        Xb[0, 1, 1] += bump
+        assert knn_predict(Xb, y, Xq, 1).tolist() == [1]
+        assert knn_predict(Xb[:, ::-1], y[:, ::-1], Xq, 1).tolist() == [-1]
+    # distances that differ by more than the tie tolerance are not ties
+    assert knn_predict(X * [[[1.0], [0.99]]], y, Xq, 1).tolist() == [-1]
+
+
 def test_bad_input():
     X, y, Xq, _ = separable(n=2)
     with pytest.raises(ValueError, match="'learner'"):

@@ -90,3 +90,13 @@ def test_linear_fit_leaves_out_nan_and_rejects_bad_shapes():
         stats.fit_linear_ci([0.0, 1.0], y)
     with pytest.raises(ValueError, match="'level'"):
         stats.fit_linear_ci([0.0, 0.5, 1.0], y, level=1.0)
+
+
+def test_fmt_error_prints_not_learned_runs_as_such():
+    from icl_utils.stats import fmt_error
+
+    assert fmt_error(0.0123) == "0.012"
+    assert fmt_error(0.1) == "0.100"
+    assert fmt_error(0.368) == ">0.1" == fmt_error(0.386)
+    assert fmt_error(float("nan")) == "nan"
+    assert fmt_error(0.25, digits=2, above=0.3) == "0.25"
