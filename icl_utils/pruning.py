@@ -241,15 +241,21 @@ def neuron_outputs(params: Params, batch) -> torch.Tensor:
 
 
 def pruned_metrics(terms: torch.Tensor, z: torch.Tensor, remove: torch.Tensor) -> dict:
-    """Classification error, hinge loss and mean margin z F (arrays of shape (E,)) of the
-    models without the neurons ``remove`` (E x m booleans), from :func:`neuron_outputs`
-    ``terms`` and the labels ``z`` (E, n).  F = 0 counts as an error."""
+    """Classification error, hinge loss and mean margin z F of the models without the
+    neurons ``remove``, from :func:`neuron_outputs` ``terms`` (E, n, m) and the labels
+    ``z`` (E, n).  F = 0 counts as an error.
+
+    ``remove`` holds booleans of shape (E, m) -- the result arrays have shape (E,) -- or
+    (D, E, m) for D removals scored at once (one matrix product), giving arrays (D, E).
+    """
+    E, _, m = terms.shape
     keep = (~torch.as_tensor(remove, dtype=torch.bool, device=terms.device)).to(terms.dtype)
-    if keep.shape != (terms.shape[0], terms.shape[2]):
-        raise ValueError(
-            f"parameter 'remove' has shape {tuple(keep.shape)}: allowed {(terms.shape[0], terms.shape[2])}"
-        )
-    zF = z * (terms * keep[:, None, :]).sum(-1)  # (a batched product with inner size 1 is far slower)
+    if keep.shape[-2:] != (E, m) or keep.ndim not in (2, 3):
+        raise ValueError(f"parameter 'remove' has shape {tuple(keep.shape)}: allowed {(E, m)} or (D, {E}, {m})")
+    if keep.ndim == 2:  # one removal: a product with inner size 1 is far slower than this
+        zF = z * (terms * keep[:, None, :]).sum(-1)
+    else:
+        zF = z * torch.einsum("enm,dem->den", terms, keep)
     return {
         "err": (zF <= 0).double().mean(-1).cpu().numpy(),
         "loss": torch.clamp(1.0 - zF, min=0.0).mean(-1).cpu().numpy(),
@@ -265,9 +271,10 @@ def sweep(terms: torch.Tensor, z: torch.Tensor, params: Params, rates, method: s
     draws = n_random if method == "random" else 1
     out = {k: np.zeros((len(rates), params.E)) for k in ("err", "loss", "margin")}
     for i, rate in enumerate(rates):
-        res = [pruned_metrics(terms, z, removal_mask(params, rate, method, s)) for s in range(draws)]
+        masks = torch.stack([removal_mask(params, rate, method, s) for s in range(draws)]).to(terms.device)
+        res = pruned_metrics(terms, z, masks if draws > 1 else masks[0])
         for k in out:
-            out[k][i] = np.mean([r[k] for r in res], axis=0)
+            out[k][i] = np.atleast_2d(res[k]).mean(0)
     return out
 
 

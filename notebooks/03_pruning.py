@@ -201,7 +201,7 @@ for where in WHERE:
     s = only_small[where]
     print(
         f"{where}: error {s['err_before'].mean():.3f} -> {s['err_after'].mean():.3f} "
-        f"(tolerance {s['tol']:.3f}); margin kept {np.median(s['margin_kept']):.3f} "
+        f"(tolerance {s['tol']:.4f}); margin kept {np.median(s['margin_kept']):.3f} "
         f"(median), {s['margin_kept'].min():.3f} (worst model)"
     )
 norm_share = (mags * ~large).sum(1) / mags.sum(1)
@@ -577,8 +577,10 @@ print(
 # The hinge loss grows with $R$ -- Theorem 3's $\Omega(R)$ -- once the remaining
 # output no longer clears the margin that training asked for.
 #
-# The classification error does not grow, and the last printed line says why: a
-# single large neuron of each sign carries the decision. The large neurons with
+# The classification error does not grow with $R$: it stays at the unpruned error
+# while most of the large neurons are removed and rises a little only at $R = 0.9$,
+# when one or two neurons of each sign are left. The last printed line says why: a single large
+# neuron of each sign carries the decision. The large neurons with
 # $a_i>0$ are near-copies of each other (Proposition 2 sends them to the same
 # direction) and their ReLU is active almost only on prompts of label $+1$, whose
 # attended context labels point to $+q$ (printed above); those with $a_i<0$ likewise
@@ -655,7 +657,7 @@ for where in WHERE:
         f"{where}, l_ts={prof.l_ts}: pruning exactly the small neurons of each model keeps the "
         "error (within two standard errors of the unpruned error)",
         f"error {s['err_before'].mean():.3f} -> {s['err_after'].mean():.3f} "
-        f"(tolerance {s['tol']:.3f}); margin kept {s['margin_kept'].min():.3f} (worst model)",
+        f"(tolerance {s['tol']:.4f}); margin kept {s['margin_kept'].min():.3f} (worst model)",
         abs(s["err_after"].mean() - s["err_before"].mean()) <= s["tol"],
         figure="fig-pruning-a14",
     )
@@ -681,7 +683,7 @@ for a in prof.alphas_test:
     claims.check(
         "A-15",
         f"alpha'={a}: pruning exactly the small neurons keeps the error (two standard errors)",
-        f"error {e0.mean():.3f} -> {e1.mean():.3f} (tolerance {tolerance(e0):.3f})",
+        f"error {e0.mean():.3f} -> {e1.mean():.3f} (tolerance {tolerance(e0):.4f})",
         abs(e1.mean() - e0.mean()) <= tolerance(e0),
         figure="fig-pruning-a15",
     )
@@ -711,13 +713,15 @@ claims.check(
     figure="fig-pruning-large",
 )
 tol0 = tolerance(full0["err"])
+half = int(np.argmin(np.abs(frac_R - 0.5)))
 claims.check(
     "Thm 3",
-    f"read as classification error, Omega(R): removing {frac_R[-1]:.0%} of the large neurons "
-    "raises the error by more than two standard errors (reported: the sign of F survives, "
-    "see the deciding experiment)",
-    f"error {omega['err'][0].mean():.3f} -> {omega['err'][-1].mean():.3f} (tolerance {tol0:.3f})",
-    omega["err"][-1].mean() - omega["err"][0].mean() > tol0,
+    f"read as classification error, Omega(R): removing {frac_R[half]:.0%} of the large "
+    "neurons raises the error by more than two standard errors (reported: the sign of F "
+    "survives, see the deciding experiment)",
+    f"error {omega['err'][0].mean():.3f} -> {omega['err'][half].mean():.3f} "
+    f"(tolerance {tol0:.4f}); {omega['err'][-1].mean():.3f} at R = {frac_R[-1]:g}",
+    omega["err"][half].mean() - omega["err"][0].mean() > tol0,
     required=False,
     figure="fig-pruning-large",
 )
@@ -737,7 +741,7 @@ claims.check(
     "A-14",
     "random pruning up to 40 % leaves the classification error within two standard errors "
     "(reported: the theorem does not predict it)",
-    f"error {r_err[0]:.3f} -> {r_err[-1]:.3f} (tolerance {tol0:.3f})",
+    f"error {r_err[0]:.3f} -> {r_err[-1]:.3f} (tolerance {tol0:.4f})",
     bool(np.all(np.abs(r_err - r_err[0]) <= tol0)),
     required=False,
     figure="fig-pruning-a14",

@@ -195,3 +195,15 @@ def test_cost_table_counts_fewer_flops_for_fewer_neurons():
     assert table["flop_share"].iloc[0] == 1.0 and table["kflop"].is_monotonic_decreasing
     with pytest.raises(ValueError, match="'params'"):
         PR.cost_table(trained_like(ICLConfig(), E=2), prompts(E=2, n=5, L=5, d=24), (0.0,))
+
+
+def test_several_removals_are_scored_at_once_like_one_by_one(scored):
+    p, _, _, terms, z = scored
+    masks = torch.stack([PR.removal_mask(p, 0.4, "random", s) for s in range(4)])
+    together = PR.pruned_metrics(terms, z, masks)
+    for d in range(4):
+        alone = PR.pruned_metrics(terms, z, masks[d])
+        for k in ("err", "loss", "margin"):
+            np.testing.assert_allclose(together[k][d], alone[k], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="'remove'"):
+        PR.pruned_metrics(terms, z, masks[:, :1])
