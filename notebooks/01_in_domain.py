@@ -49,7 +49,9 @@
 # ```
 
 # %% tags=["parameters", "remove-cell"]
-# Parameters (papermill -p NAME VALUE).  Defaults are the quick profile; None keeps the profile's value.
+# Parameters (papermill -p NAME VALUE): the profile, the device, and any field of the chapter's
+# profile or of its run config (e.g. -p alpha 0.3); an unknown name stops the chapter with an
+# error naming it.  None keeps the profile's value.
 profile = "quick"
 n_seeds = None
 T = None
@@ -62,9 +64,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-prof, dev = icl.start_chapter(
-    "01_in_domain", profile, device, n_seeds=n_seeds, T=T, lr=lr
-)
+prof, dev = icl.start_chapter("01_in_domain", **icl.chapter_parameters(globals()))
 base, seeds = prof.base, prof.seeds
 X = icl.experiments
 

@@ -36,7 +36,9 @@
 # ```
 
 # %% tags=["parameters", "remove-cell"]
-# Parameters (papermill -p NAME VALUE).  Defaults are the quick profile; None keeps the profile's value.
+# Parameters (papermill -p NAME VALUE): the profile, the device, and any field of the chapter's
+# profile or of its run config (e.g. -p alpha 0.3); an unknown name stops the chapter with an
+# error naming it.  None keeps the profile's value.
 profile = "quick"
 n_seeds = None
 n_eval = None
@@ -48,9 +50,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from icl_utils.config import TestConfig
 
-prof, dev = icl.start_chapter(
-    "02_out_of_domain", profile, device, n_seeds=n_seeds, n_eval=n_eval
-)
+prof, dev = icl.start_chapter("02_out_of_domain", **icl.chapter_parameters(globals()))
 base, seeds = prof.base, prof.seeds
 X = icl.experiments
 

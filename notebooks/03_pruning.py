@@ -39,7 +39,9 @@
 # test prompt (the package's tests check this against the pruned models).
 
 # %% tags=["parameters", "remove-cell"]
-# Parameters (papermill -p NAME VALUE).  Defaults are the quick profile; None keeps the profile's value.
+# Parameters (papermill -p NAME VALUE): the profile, the device, and any field of the chapter's
+# profile or of its run config (e.g. -p alpha 0.3); an unknown name stops the chapter with an
+# error naming it.  None keeps the profile's value.
 profile = "quick"
 n_seeds = None
 n_random = None
@@ -52,9 +54,7 @@ import numpy as np
 import torch
 from icl_utils.config import TestConfig
 
-prof, dev = icl.start_chapter(
-    "03_pruning", profile, device, n_seeds=n_seeds, n_random=n_random
-)
+prof, dev = icl.start_chapter("03_pruning", **icl.chapter_parameters(globals()))
 base, seeds = prof.base, prof.seeds
 X = icl.experiments
 PR = icl.pruning
