@@ -76,6 +76,7 @@ __all__ = [
     "train_ensemble",
     "set_seed",
     "start_chapter",
+    "chapter_parameters",
     "__version__",
 ]
 
@@ -87,6 +88,30 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+#: Names IPython defines in every kernel's namespace (not chapter parameters).
+_IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+
+
+def chapter_parameters(namespace: dict) -> dict:
+    """The parameters a chapter was run with, read from its notebook's namespace (``globals()``).
+
+    They are every name the parameters cell and papermill's injected cell defined -- ``profile``,
+    ``device`` and any override such as ``-p alpha 0.3`` -- and not the modules, classes and
+    functions imported beside them or IPython's own names.  Pass them to :func:`start_chapter`,
+    which rejects a name that is neither a profile field nor a run-config field.
+    """
+    import types
+
+    return {
+        name: value
+        for name, value in namespace.items()
+        if not name.startswith("_")
+        and name not in _IPYTHON_NAMES
+        and not isinstance(value, (types.ModuleType, type))
+        and not callable(value)
+    }
 
 
 def start_chapter(chapter: str, profile: str = "quick", device=None, **overrides):

@@ -117,9 +117,10 @@ def knn_predict(X_ctx, y_ctx, X_query, k: int) -> np.ndarray:
     The same rule as scikit-learn's ``KNeighborsClassifier(n_neighbors=k)``
     fitted per prompt (the tests check it), vectorized over prompts because
     scikit-learn has no batched form; distance ties (equal to 1e-9 of the
-    prompt's largest distance) go to the earlier context example, and with fewer than k examples all of them vote.  ``k`` must be
-    odd; with fewer than k (an even number of) examples a tied vote goes
-    to the nearest example.
+    prompt's largest distance) go to the earlier context example, and with
+    fewer than k examples all of them vote.  ``k`` must be odd; with fewer
+    than k (an even number of) examples a tied vote goes to the nearest
+    example.
     """
     check_int("k", k, 1, allowed="odd integers >= 1")
     if k % 2 == 0:

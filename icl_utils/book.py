@@ -228,9 +228,28 @@ def write_pages(book_dir: str = "book") -> list[str]:
     profiles = sorted({nb.metadata.get("icl_book", {}).get("profile", "?") for _, nb in chapters})
     body = []
     n_yes = n_all = 0
+    tally = [
+        "| chapter | required: hold | required: fail | reported: hold | reported: fail |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    disagree = []
     for name, nb in chapters:
         claims = _claims_of(nb)
         meta = nb.metadata.get("icl_book", {})
+        counts = [
+            sum(c["required"] == req and c["holds"] == ok for c in claims)
+            for req in (True, False)
+            for ok in (True, False)
+        ]
+        tally.append(f"| {{doc}}`{name}` | " + " | ".join(str(n) for n in counts) + " |")
+        for c in claims:
+            if not c["holds"]:
+                figure = f" ({{numref}}`Fig. {{number}} <{c['figure']}>`)" if c.get("figure") else ""
+                why = f" *Why:* {_cell(c['why'])}" if c.get("why") else ""
+                disagree.append(
+                    f"- {{doc}}`{name}`, {_cell(c['theorem'])}{figure}: {_cell(c['statement'])} "
+                    f"-- measured {_cell(c['measured'])}.{why}"
+                )
         body += [
             f"## {_title(nb)}",
             "",
@@ -243,7 +262,7 @@ def write_pages(book_dir: str = "book") -> list[str]:
         for c in claims:
             n_all += 1
             n_yes += bool(c["holds"])
-            verdict = "yes" if c["holds"] else "**no**"
+            verdict = "✔ yes" if c["holds"] else "✘ **no**"
             kind = "required" if c["required"] else "reported"
             figure = f"{{numref}}`Fig. {{number}} <{c['figure']}>`" if c.get("figure") else ""
             body.append(
@@ -263,6 +282,13 @@ def write_pages(book_dir: str = "book") -> list[str]:
         "the others are reported either way and discussed in the chapter.",
         "",
         f"**{n_yes} of {n_all} claims hold.**",
+        "",
+        *tally,
+        "",
+        "```{admonition} Where this reproduction disagrees with the papers",
+        ":class: warning",
+        *(disagree or ["Every claim holds in this build."]),
+        "```",
         "",
         *body,
     ]

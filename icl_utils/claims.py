@@ -25,6 +25,7 @@ class Claim:
     holds: bool
     required: bool = True
     figure: str | None = None
+    why: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -38,25 +39,37 @@ class Claims:
     ``required=False`` marks a statement the chapter reports without relying on
     it (for instance a measured exponent that the text discusses either way).
     ``figure`` names the figure that shows the claim (the ``name`` of a figure
-    cell's ``mystnb.figure`` metadata); the scoreboard links to it.
+    cell's ``mystnb.figure`` metadata); the scoreboard links to it.  ``why`` is the
+    reason the chapter found for a claim that does not hold (a regime, the scale, a
+    measurement choice); the scoreboard's disagreement box shows it next to the claim.
     """
 
     items: list = field(default_factory=list)
 
     def check(
-        self, theorem: str, statement: str, measured: str, holds, required: bool = True, figure: str | None = None
+        self,
+        theorem: str,
+        statement: str,
+        measured: str,
+        holds,
+        required: bool = True,
+        figure: str | None = None,
+        why: str | None = None,
     ) -> Claim:
         if figure is not None and not re.fullmatch(r"fig-[a-z0-9-]+", figure):
             raise ValueError(
                 f"parameter 'figure' = {figure!r} is invalid: expected a figure name like 'fig-chapter-what'"
             )
-        c = Claim(theorem, statement, measured, bool(holds), required, figure)
+        if why is not None and not (isinstance(why, str) and why.strip()):
+            raise ValueError(f"parameter 'why' = {why!r} is invalid: allowed a non-empty string or None")
+        c = Claim(theorem, statement, measured, bool(holds), required, figure, why)
         self.items.append(c)
         return c
 
     def to_json(self) -> list:
-        return [
-            {
+        out = []
+        for c in self.items:
+            d = {
                 "theorem": c.theorem,
                 "statement": c.statement,
                 "measured": c.measured,
@@ -64,8 +77,10 @@ class Claims:
                 "required": c.required,
                 "figure": c.figure,
             }
-            for c in self.items
-        ]
+            if c.why is not None:  # only where a chapter gives one
+                d["why"] = c.why
+            out.append(d)
+        return out
 
     def report(self) -> None:
         try:  # hand the claims to the scoreboard when running in a notebook
@@ -82,6 +97,8 @@ class Claims:
         for c in self.items:  # the verdict first, so that it is seen in a narrow output column
             tag = "" if c.required else " (reported, not required)"
             print(f"{c.verdict:<3}  [{c.theorem}] {c.statement}{tag}\n     measured: {c.measured}")
+            if c.why is not None and not c.holds:
+                print(f"     why: {c.why}")
         failed = [c for c in self.items if c.required and not c.holds]
         if failed:
             raise AssertionError(

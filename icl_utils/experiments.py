@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 
+import joblib
 import numpy as np
 import torch
 
@@ -365,33 +367,55 @@ def evaluate_runs(results, tests, at: int | None = None, device=None, cache: boo
     return {"err": err, "attn_same": attn}
 
 
-def baseline_errors(results, test: TestConfig, learners=None, cache: bool = True) -> dict:
+def baseline_errors(results, test: TestConfig, learners=None, cache: bool = True, n_jobs: int | None = None) -> dict:
     """Error of each classical learner (:mod:`icl_utils.baselines`) on the same prompts
     :func:`evaluate_runs` gives each model under ``test``; one fit per prompt on its
-    context inputs x_i and labels.  Returns learner name -> array (len(results),)."""
+    context inputs x_i and labels.  Returns learner name -> array (len(results),).
+    The models are shared out over ``n_jobs`` worker processes (joblib; default: one per
+    CPU this process may use); the numbers do not depend on ``n_jobs``."""
     results = _check_results(results)
     check_instance("test", test, TestConfig)
     cache = check_bool("cache", cache)
     learners = list(LEARNERS) if learners is None else list(check_list("learners", learners))
     for name in learners:
         make_learner(name)  # validates
+    n_jobs = check_int("n_jobs", n_jobs, 1, allowed="integers >= 1") if n_jobs is not None else _cpu_count()
     out = {name: np.full(len(results), np.nan) for name in learners}
+    todo: dict[int, list[str]] = {}
     for i, r in enumerate(results):
-        world, idx = None, None
         for name in learners:
             key = {"run": r["config"], "test": test.to_dict(), "learner": name}
             hit = _cache.load(KIND_BASELINE, key) if cache else None
             if hit is None:
-                if world is None:
-                    world, idx = test_prompts(r["config"], test)
-                    x = (world.mu[idx.pattern] + world.kappa * world.nu[idx.irrelevant]).numpy()
-                    y = idx.label.numpy().astype(np.int64)
-                pred = predict_prompts(name, x[:, :-1], y[:, :-1], x[:, -1])
-                hit = float((pred != y[:, -1]).mean())
-                if cache:
-                    _cache.store(KIND_BASELINE, key, hit)
+                todo.setdefault(i, []).append(name)
+            else:
+                out[name][i] = hit
+    # One job per model: its test prompts are drawn once and every missing learner is fitted on
+    # them (one scikit-learn fit per prompt: the slow part of chapter 2, spread over the cores).
+    jobs = [joblib.delayed(_baseline_job)(results[i]["config"], test, names) for i, names in todo.items()]
+    found = joblib.Parallel(n_jobs=min(n_jobs, max(1, len(jobs))))(jobs)
+    for (i, names), errs in zip(todo.items(), found):
+        for name, hit in zip(names, errs):
             out[name][i] = hit
+            if cache:
+                key = {"run": results[i]["config"], "test": test.to_dict(), "learner": name}
+                _cache.store(KIND_BASELINE, key, hit)
     return out
+
+
+def _baseline_job(config: dict, test: TestConfig, names: list) -> list[float]:
+    """The errors of learners ``names`` on the test prompts of the run with ``config``."""
+    world, idx = test_prompts(config, test)
+    x = (world.mu[idx.pattern] + world.kappa * world.nu[idx.irrelevant]).numpy()
+    y = idx.label.numpy().astype(np.int64)
+    return [float((predict_prompts(n, x[:, :-1], y[:, :-1], x[:, -1]) != y[:, -1]).mean()) for n in names]
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def pruning_curve(

@@ -36,7 +36,9 @@
 # ```
 
 # %% tags=["parameters", "remove-cell"]
-# Parameters (papermill -p NAME VALUE).  Defaults are the quick profile; None keeps the profile's value.
+# Parameters (papermill -p NAME VALUE): the profile, the device, and any field of the chapter's
+# profile or of its run config (e.g. -p alpha 0.3); an unknown name stops the chapter with an
+# error naming it.  None keeps the profile's value.
 profile = "quick"
 n_seeds = None
 n_eval = None
@@ -48,9 +50,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from icl_utils.config import TestConfig
 
-prof, dev = icl.start_chapter(
-    "02_out_of_domain", profile, device, n_seeds=n_seeds, n_eval=n_eval
-)
+prof, dev = icl.start_chapter("02_out_of_domain", **icl.chapter_parameters(globals()))
 base, seeds = prof.base, prof.seeds
 X = icl.experiments
 
@@ -296,15 +296,17 @@ tests_m = [
     TestConfig(S1=S1, alpha_test=base.alpha, l_ts=prof.l_mech, n_eval=prof.n_eval)
     for S1 in (*prof.S1s, None)
 ]
-attn_m = np.stack(
-    [
-        X.evaluate_runs(mech_runs, tests_m, at=k, device=dev)["attn_same"]
-        for k in range(len(it))
-    ],
-    axis=-1,
+mech_eval = [
+    X.evaluate_runs(mech_runs, tests_m, at=k, device=dev) for k in range(len(it))
+]
+# Proposition 1's quantity, as in chapter 1: the attention on every column with the query's
+# ODR pattern, the query's own column included (its share alone is kept to split it).
+attn_m = np.stack([e["attn_same"] + e["attn_query"] for e in mech_eval], axis=-1)
+attn_q = np.stack(
+    [e["attn_query"] for e in mech_eval], axis=-1
 )  # (seeds, tests, iterations)
 
-# %% mystnb={"figure": {"caption": "Attention of the query on context columns sharing its ODR pattern, over training, one curve per $S_1$, beside the in-domain (IDR) concentration; dotted: uniform attention. Look at the order of the curves: concentration grows with $S_1$ and saturates, reaching the in-domain level from $S_1\\approx1$ on (Proposition 1 out of domain).", "name": "fig-ood-attention"}} tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Attention of the query on the columns with its ODR pattern (the same-pattern contexts and the query itself, Proposition 1's quantity), over training, one curve per $S_1$, beside the in-domain (IDR) concentration; dotted: uniform attention. Look at the order of the curves: concentration grows with $S_1$ and saturates, reaching the in-domain level from $S_1\\approx1$ on (Proposition 1 out of domain).", "name": "fig-ood-attention"}} tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7.5, 4))
 colors = plt.cm.viridis(np.linspace(0, 0.9, len(prof.S1s)))
 for k, S1 in enumerate(prof.S1s):
@@ -317,22 +319,31 @@ for k, S1 in enumerate(prof.S1s):
         ls="-" if S1 >= 1 else "--",
     )
 icl.plotting.mean_band(ax, it, attn_m[:, -1], color="0.5", label="IDR (in domain)")
-uniform_share = base.alpha / 2 * prof.l_mech / (prof.l_mech + 1)
+# uniform attention over the l + 1 columns: alpha/2 of the l contexts share the query's pattern
+uniform_share = (base.alpha / 2 * prof.l_mech + 1) / (prof.l_mech + 1)
+ATTN_TOL = 0.05  # as in chapter 1: Proposition 1 sends the rest to 0, 0.05 is allowed
 ax.axhline(
     uniform_share, color=icl.plotting.THEORY_COLOR, ls=":", label="uniform attention"
 )
 ax.set(
     xlabel="training iteration $t$",
-    ylabel="attention on same-pattern contexts",
+    ylabel="attention on the query's pattern",
     ylim=(0, 1),
     title=f"Attention concentration on ODR prompts ($l_{{ts}}$ = {prof.l_mech})",
 )
 ax.legend(ncol=2)
 plt.show()
-final_attn = attn_m[:, :, -1].mean(0)
+final_attn = np.median(attn_m[:, :, -1], axis=0)
 print(
-    "final attention on same-pattern contexts (mean over seeds): "
+    "final attention on the columns with the query's pattern, query included (median seed): "
     + ", ".join(f"S1={S1}: {a:.2f}" for S1, a in zip((*prof.S1s, "IDR"), final_attn))
+)
+print(
+    "  of which on the query itself: "
+    + ", ".join(
+        f"S1={S1}: {a:.2f}"
+        for S1, a in zip((*prof.S1s, "IDR"), np.median(attn_q[:, :, -1], axis=0))
+    )
 )
 _ = icl.export.save_table(
     "attention-over-training",
@@ -340,7 +351,8 @@ _ = icl.export.save_table(
         "seed": np.repeat(seeds, attn_m[0].size),
         "test": np.tile(np.repeat([*map(str, prof.S1s), "IDR"], len(it)), len(seeds)),
         "iteration": np.tile(it, len(seeds) * attn_m.shape[1]),
-        "attn_same": attn_m.ravel(),
+        "attn_pattern": attn_m.ravel(),
+        "attn_query": attn_q.ravel(),
     },
 )
 # %% [markdown]
@@ -503,11 +515,11 @@ for where in ["in domain", f"OOD S1={prof.S1_alpha}"]:
     )
 claims.check(
     "Prop 1 (OOD)",
-    "after training, attention concentrates on same-pattern ODR contexts for S1 >= 1 "
-    "(more than 2x the uniform share)",
+    "after training, for S1 >= 1 the query's attention is on the columns with its ODR pattern: "
+    f"at least {1 - ATTN_TOL:.2f} there, as in domain (chapter 1's tolerance; median seed)",
     ", ".join(f"S1={S1}: {a:.2f}" for S1, a in zip(prof.S1s, final_attn) if S1 >= 1)
-    + f" (uniform {uniform_share:.2f})",
-    all(a > 2 * uniform_share for S1, a in zip(prof.S1s, final_attn) if S1 >= 1),
+    + f"; in domain {final_attn[-1]:.2f} (uniform {uniform_share:.2f})",
+    all(a >= 1 - ATTN_TOL for S1, a in zip(prof.S1s, final_attn) if S1 >= 1),
     figure="fig-ood-attention",
 )
 claims.check(
@@ -541,6 +553,9 @@ for a in prof.alphas_baseline:
         len(beaten) == len(learner_names),
         required=False,
         figure="fig-ood-baselines",
+        why="ICL, 1-NN and the linear SVM all sit within a few test prompts of 0 here: the test "
+        f"prompts ({prof.n_eval_baseline} per model) do not resolve the difference; the paper "
+        "profile's 500 do",
     )
 claims.report()
 

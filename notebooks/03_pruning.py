@@ -39,7 +39,9 @@
 # test prompt (the package's tests check this against the pruned models).
 
 # %% tags=["parameters", "remove-cell"]
-# Parameters (papermill -p NAME VALUE).  Defaults are the quick profile; None keeps the profile's value.
+# Parameters (papermill -p NAME VALUE): the profile, the device, and any field of the chapter's
+# profile or of its run config (e.g. -p alpha 0.3); an unknown name stops the chapter with an
+# error naming it.  None keeps the profile's value.
 profile = "quick"
 n_seeds = None
 n_random = None
@@ -52,9 +54,7 @@ import numpy as np
 import torch
 from icl_utils.config import TestConfig
 
-prof, dev = icl.start_chapter(
-    "03_pruning", profile, device, n_seeds=n_seeds, n_random=n_random
-)
+prof, dev = icl.start_chapter("03_pruning", **icl.chapter_parameters(globals()))
 base, seeds = prof.base, prof.seeds
 X = icl.experiments
 PR = icl.pruning
@@ -711,6 +711,8 @@ claims.check(
     fit_margin.contains(-1.0),
     required=False,
     figure="fig-pruning-large",
+    why="the large neurons' norms are not equal and the largest are removed first, so the margin "
+    "falls a little faster than -1; the slope predicted from the measured norms agrees (claim above)",
 )
 tol0 = tolerance(full0["err"])
 half = int(np.argmin(np.abs(frac_R - 0.5)))
@@ -724,6 +726,8 @@ claims.check(
     omega["err"][half].mean() - omega["err"][0].mean() > tol0,
     required=False,
     figure="fig-pruning-large",
+    why="the sign of F survives: one large neuron of each sign carries the decision (deciding "
+    "experiment), so the hinge loss and the margin grow with R while the error does not",
 )
 claims.check(
     "deciding experiment",

@@ -42,7 +42,9 @@
 # ```
 
 # %% tags=["parameters", "remove-cell"]
-# Parameters (papermill -p NAME VALUE).  Defaults are the quick profile; None keeps the profile's value.
+# Parameters (papermill -p NAME VALUE): the profile, the device, and any field of the chapter's
+# profile or of its run config (e.g. -p alpha 0.3); an unknown name stops the chapter with an
+# error naming it.  None keeps the profile's value.
 profile = "quick"
 n_seeds = None
 n_per_task = None
@@ -57,14 +59,13 @@ from icl_utils import cot
 from icl_utils import reasoning as R
 from icl_utils import transitions as TR
 
-prof, dev = icl.start_chapter(
-    "04_cot_vs_icl", profile, device, n_seeds=n_seeds, n_per_task=n_per_task
-)
+prof, dev = icl.start_chapter("04_cot_vs_icl", **icl.chapter_parameters(globals()))
 base, seeds = prof.base, prof.seeds
 
 # %%
+unused = "" if dev.type == "cpu" else f"; the device {dev.type!r} asked for is not used"
 print(
-    f"profile: {prof.name}, {len(seeds)} seeds, device: cpu (Eq. 11 trains on the CPU)"
+    f"profile: {prof.name}, {len(seeds)} seeds, device: cpu (Eq. 11 trains on the CPU{unused})"
 )
 print(
     f"M={base.M} K={base.K} d={base.d} l_tr={base.l_tr} B={base.B} T={base.T} lr={base.lr}; "

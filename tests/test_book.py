@@ -108,7 +108,7 @@ from icl_utils.claims import MIME, Claims  # noqa: E402
 def test_scoreboard_is_filled_from_the_claims_outputs(tmp_path):
     claims = Claims()
     claims.check("Thm 9", "error falls", "0.010", True, figure="fig-x-error")
-    claims.check("Thm 9", "slope matches", "-1.0", False, required=False)
+    claims.check("Thm 9", "slope matches", "-1.0", False, required=False, why="too few seeds")
     nb = nbformat.v4.new_notebook()
     nb.metadata["icl_book"] = {
         "profile": "quick",
@@ -129,8 +129,12 @@ def test_scoreboard_is_filled_from_the_claims_outputs(tmp_path):
     write_pages(str(tmp_path))
     board = (tmp_path / "scoreboard.md").read_text()
     assert "**1 of 2 claims hold.**" in board and "profile: **quick**" in board
-    assert "| Thm 9 | error falls | 0.010 | yes | required | {numref}`Fig. {number} <fig-x-error>` |" in board
-    assert "| Thm 9 | slope matches | -1.0 | **no** | reported |  |" in board
+    assert "| Thm 9 | error falls | 0.010 | ✔ yes | required | {numref}`Fig. {number} <fig-x-error>` |" in board
+    assert "| Thm 9 | slope matches | -1.0 | ✘ **no** | reported |  |" in board
+    # the tally (required hold/fail, reported hold/fail) and the disagreement box
+    assert "| {doc}`09_x` | 1 | 0 | 0 | 1 |" in board
+    box = board.split("Where this reproduction disagrees with the papers")[1].split("```")[0]
+    assert "slope matches -- measured -1.0. *Why:* too few seeds" in box and "error falls" not in box
     status = (tmp_path / "status.md").read_text()
     assert "| {doc}`09_x` | quick | 5 | 12.3 | cpu | 2 | `abc123` | 2.13.0 | 2.4.6 | today |" in status
     assert "built at the **quick** profile" in status and "CPU: Some CPU" in status
@@ -161,3 +165,17 @@ def test_every_chapter_figure_has_a_caption_and_a_unique_name_and_claims_link_to
                 assert fig.get("name", "").startswith("fig-") and fig["name"] not in names, where
                 names.add(fig["name"])
         assert linked and linked <= names, f"{path}: claims link to missing figures {linked - names}"
+
+
+def test_a_claims_reason_is_printed_only_when_it_fails(capsys):
+    claims = Claims()
+    claims.check("Thm 9", "holds", "1", True, required=False, why="not printed")
+    claims.check("Thm 9", "fails", "2", False, required=False, why="the scale")
+    claims.report()
+    out = capsys.readouterr().out
+    assert "why: the scale" in out and "not printed" not in out
+    bare = Claims()
+    bare.check("Thm 9", "no reason", "3", True)
+    assert "why" not in bare.to_json()[0] and all("why" in d for d in claims.to_json())
+    with pytest.raises(ValueError, match="'why'"):
+        claims.check("Thm 9", "x", "y", True, why="  ")

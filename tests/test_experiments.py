@@ -172,6 +172,17 @@ def test_baseline_errors_use_the_same_prompts(trained_runs):
         X.baseline_errors(trained_runs, test, ["forest"])
 
 
+def test_baseline_errors_do_not_depend_on_the_worker_count(trained_runs):
+    test = TestConfig(alpha_test=0.6, l_ts=8, n_eval=40)
+    names = ["logistic", "svm_rbf", "3nn"]
+    one = X.baseline_errors(trained_runs, test, names, cache=False, n_jobs=1)
+    two = X.baseline_errors(trained_runs, test, names, cache=False, n_jobs=2)
+    for n in names:
+        np.testing.assert_array_equal(one[n], two[n])
+    with pytest.raises(ValueError, match="'n_jobs'"):
+        X.baseline_errors(trained_runs, test, names, cache=False, n_jobs=0)
+
+
 def test_pruning_curve(trained_runs):
     params = X.params_of(trained_runs)
     cfgs = [r["config"] for r in trained_runs]

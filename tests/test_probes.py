@@ -46,3 +46,32 @@ def test_wov_embeddings_angles():
     assert np.allclose(r["label_angle"].numpy(), [[0.0, 180.0]], atol=1e-3)
     assert np.allclose(r["label_norm"].numpy(), [[2.0, 1.0]])
     assert d_X == 2
+
+
+def test_attention_of_a_hand_built_matcher_goes_to_the_querys_pattern():
+    # Proposition 1's end state built by hand: W_Q = W_K = c * (projection onto the IDR
+    # patterns).  Then (W_K p_i)^T W_Q p_query = c^2 [pattern_i == pattern_query], so the
+    # softmax puts (k + 1) e^{c^2} / ((k + 1) e^{c^2} + (l - k)) on the k matching contexts
+    # and the query, and the rest on the l - k other columns.
+    from icl_utils.model import attention
+
+    d_X, d_Y = 4, 1
+    mu = torch.eye(d_X)
+    pats = torch.tensor([0, 1, 0, 2, 3, 0])  # 5 contexts, query (last) has pattern 0; k = 2 match
+    P = torch.zeros(1, 1, 6, d_X + d_Y)
+    P[0, 0, :, :d_X] = mu[pats]
+    P[0, 0, :-1, d_X] = torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0])
+    idx = PromptIndices(pats.view(1, 1, -1), torch.zeros(1, 1, 6, dtype=torch.long), torch.ones(1, 1, 6))
+    proj = torch.zeros(d_X + d_Y, d_X + d_Y)
+    proj[:d_X, :d_X] = torch.eye(d_X)
+    eye = torch.eye(d_X + d_Y)[None]
+    for c in (0.0, 1.0, 2.0, 3.0):
+        W = (c * proj)[None]
+        p = Params(W_Q=W, W_K=W, W_V=eye, W_O=torch.ones(1, 2, d_X + d_Y), a=torch.tensor([[0.5, -0.5]]))
+        r = attention_concentration(attention(p, P), idx)
+        e = np.exp(c**2)
+        expected = 3 * e / (3 * e + 3)
+        assert np.isclose(r["attn_same"].item() + r["attn_query"].item(), expected)
+        assert np.isclose(r["attn_query"].item(), e / (3 * e + 3))
+        assert np.isclose(r["attn_other"].item(), 1 - expected)
+    assert r["attn_same"].item() + r["attn_query"].item() > 0.99  # c = 3: Proposition 1's limit
