@@ -326,8 +326,9 @@ def evaluate_params(params: Params, configs, test: TestConfig | None = None, dev
         err = classification_error(out, z).cpu().numpy().astype(float)
         loss = hinge_loss(out, z).cpu().numpy().astype(float)
         margin = (z * out).mean(-1).cpu().numpy().astype(float)
-        attn = attention_concentration(a, idx)["attn_same"].cpu().numpy().astype(float)
-    return {"err": err, "loss": loss, "margin": margin, "attn_same": attn}
+        conc = attention_concentration(a, idx)
+        attn, attn_q = (conc[k].cpu().numpy().astype(float) for k in ("attn_same", "attn_query"))
+    return {"err": err, "loss": loss, "margin": margin, "attn_same": attn, "attn_query": attn_q}
 
 
 def evaluate_runs(results, tests, at: int | None = None, device=None, cache: bool = True) -> dict:
@@ -336,8 +337,10 @@ def evaluate_runs(results, tests, at: int | None = None, device=None, cache: boo
     ``at`` selects the weights: None for the final ones, or the index of a
     recorded iteration (needs results trained with ``snapshots=True``).
     Returns arrays of shape (len(results), len(tests)): ``err`` (the
-    classification error) and ``attn_same`` (the attention the query puts on
-    context examples with its own relevant pattern, Proposition 1).
+    classification error), ``attn_same`` (the attention the query puts on
+    context examples with its own relevant pattern) and ``attn_query`` (on its
+    own column, which shares that pattern: Proposition 1's attention on the
+    query's pattern is their sum).
     """
     results = _check_results(results)
     tests = check_configs(tests, TestConfig, "tests")
@@ -346,25 +349,26 @@ def evaluate_runs(results, tests, at: int | None = None, device=None, cache: boo
     dev = get_device(device)
     err = np.full((len(results), len(tests)), np.nan)
     attn = np.full_like(err, np.nan)
+    attn_q = np.full_like(err, np.nan)
     for j, test in enumerate(tests):
         todo = []
         for i, r in enumerate(results):
             key = {"run": r["config"], "test": test.to_dict(), "at": at}
             hit = _cache.load(KIND_EVAL, key) if cache else None
-            if hit is None:
+            if hit is None or len(hit) != 3:
                 todo.append((i, key))
             else:
-                err[i, j], attn[i, j] = hit
+                err[i, j], attn[i, j], attn_q[i, j] = hit
         if not todo:
             continue
         sub = [results[i] for i, _ in todo]
         res = evaluate_params(params_of(sub, at), [r["config"] for r in sub], test, dev)
-        e, s = res["err"], res["attn_same"]
+        e, s, sq = res["err"], res["attn_same"], res["attn_query"]
         for k, (i, key) in enumerate(todo):
-            err[i, j], attn[i, j] = float(e[k]), float(s[k])
+            err[i, j], attn[i, j], attn_q[i, j] = float(e[k]), float(s[k]), float(sq[k])
             if cache:
-                _cache.store(KIND_EVAL, key, (err[i, j], attn[i, j]))
-    return {"err": err, "attn_same": attn}
+                _cache.store(KIND_EVAL, key, (err[i, j], attn[i, j], attn_q[i, j]))
+    return {"err": err, "attn_same": attn, "attn_query": attn_q}
 
 
 def baseline_errors(results, test: TestConfig, learners=None, cache: bool = True, n_jobs: int | None = None) -> dict:

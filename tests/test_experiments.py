@@ -141,9 +141,13 @@ def test_evaluate_runs_matches_direct_computation(trained_runs):
         world, idx = X.test_prompts(r["config"], test)
         P = embed(world.mu[None], world.nu[None], world.q[None], torch.tensor([world.kappa]), idx[None])
         params = X.params_of(r)
-        out = forward(params, P)
+        out, attn = forward(params, P, return_attention=True)
         err = float((out * idx.label[None, :, -1] <= 0).float().mean())
         assert abs(ev["err"][i, 0] - err) < 1e-6
+        own = idx.pattern[None] == idx.pattern[None, :, -1:]  # columns with the query's pattern
+        on_pattern = float((attn * own).sum(-1).mean())
+        assert abs(ev["attn_same"][i, 0] + ev["attn_query"][i, 0] - on_pattern) < 1e-9
+        assert abs(ev["attn_query"][i, 0] - float(attn[..., -1].mean())) < 1e-9
 
 
 def test_evaluate_runs_snapshots(trained_runs):
