@@ -742,8 +742,8 @@ claims.check(
     "Prop 1",
     "after training the query's attention is on the columns with its IDR pattern: at least "
     f"{1 - ATTN_TOL:.2f} there, at most {ATTN_TOL:.2f} on the other columns (median seed)",
-    f"{np.median(attn_pattern[:, 0]):.2f} -> {attn_final:.2f}; other columns "
-    f"{attn_end['attn_other']:.2f}",
+    f"{np.median(attn_pattern[:, 0]):.3f} -> {attn_final:.3f}; other columns "
+    f"{attn_end['attn_other']:.3f}",
     attn_final >= 1 - ATTN_TOL,
     figure="fig-in-domain-attention",
 )

@@ -519,8 +519,8 @@ claims.check(
     "Prop 1 (OOD)",
     "after training, for S1 >= 1 the query's attention is on the columns with its ODR pattern: "
     f"at least {1 - ATTN_TOL:.2f} there, as in domain (chapter 1's tolerance; median seed)",
-    ", ".join(f"S1={S1}: {a:.2f}" for S1, a in zip(prof.S1s, final_attn) if S1 >= 1)
-    + f"; in domain {final_attn[-1]:.2f} (uniform {uniform_share:.2f})",
+    ", ".join(f"S1={S1}: {a:.3f}" for S1, a in zip(prof.S1s, final_attn) if S1 >= 1)
+    + f"; in domain {final_attn[-1]:.3f} (uniform {uniform_share:.2f})",
     all(a >= 1 - ATTN_TOL for S1, a in zip(prof.S1s, final_attn) if S1 >= 1),
     required=False,
     figure="fig-ood-attention",
