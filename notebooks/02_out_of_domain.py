@@ -306,8 +306,8 @@ attn_q = np.stack(
     [e["attn_query"] for e in mech_eval], axis=-1
 )  # (seeds, tests, iterations)
 
-# %% mystnb={"figure": {"caption": "Attention of the query on the columns with its ODR pattern (the same-pattern contexts and the query itself, Proposition 1's quantity), over training, one curve per $S_1$, beside the in-domain (IDR) concentration; dotted: uniform attention. Look at the order of the curves: concentration grows with $S_1$ and saturates, close to the in-domain level from $S_1=1$ on and at it from $S_1\\approx\\sqrt2$ (Proposition 1 out of domain).", "name": "fig-ood-attention"}} tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(7.5, 4))
+# %% mystnb={"figure": {"caption": "Attention of the query on the columns with its ODR pattern (the same-pattern contexts and the query itself, Proposition 1's quantity), over training, one curve per $S_1$ (median and range over seeds), beside the in-domain (IDR) concentration (thick dotted); thin dotted: uniform attention. Look at the order of the curves: concentration grows with $S_1$ and saturates, close to the in-domain level from $S_1=1$ on and at it from $S_1\\approx\\sqrt2$ (Proposition 1 out of domain).", "name": "fig-ood-attention"}} tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(9, 4))
 colors = plt.cm.viridis(np.linspace(0, 0.9, len(prof.S1s)))
 for k, S1 in enumerate(prof.S1s):
     icl.plotting.mean_band(
@@ -315,15 +315,29 @@ for k, S1 in enumerate(prof.S1s):
         it,
         attn_m[:, k],
         color=colors[k],
+        center="median",
         label=f"ODR, $S_1$ = {S1}",
         ls="-" if S1 >= 1 else "--",
     )
-icl.plotting.mean_band(ax, it, attn_m[:, -1], color="0.5", label="IDR (in domain)")
+icl.plotting.mean_band(
+    ax,
+    it,
+    attn_m[:, -1],
+    color="k",
+    center="median",
+    lw=2.5,
+    ls=":",
+    label="IDR (in domain)",
+)
 # uniform attention over the l + 1 columns: alpha/2 of the l contexts share the query's pattern
 uniform_share = (base.alpha / 2 * prof.l_mech + 1) / (prof.l_mech + 1)
 ATTN_TOL = 0.05  # as in chapter 1: Proposition 1 sends the rest to 0, 0.05 is allowed
 ax.axhline(
-    uniform_share, color=icl.plotting.THEORY_COLOR, ls=":", label="uniform attention"
+    uniform_share,
+    color=icl.plotting.THEORY_COLOR,
+    ls=":",
+    lw=1,
+    label="uniform attention",
 )
 ax.set(
     xlabel="training iteration $t$",
@@ -331,7 +345,10 @@ ax.set(
     ylim=(0, 1),
     title=f"Attention concentration on ODR prompts ($l_{{ts}}$ = {prof.l_mech})",
 )
-ax.legend(ncol=2)
+ax.legend(
+    loc="upper left", bbox_to_anchor=(1.01, 1.0)
+)  # beside the axes, off the curves
+fig.tight_layout()
 plt.show()
 final_attn = np.median(attn_m[:, :, -1], axis=0)
 print(
