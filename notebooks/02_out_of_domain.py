@@ -593,6 +593,21 @@ for a in prof.alphas_baseline:
 claims.report()
 
 # %% [markdown]
+# ## Threats to validity
+#
+# - **One family of ODR patterns.** Each ODR pattern combines two IDR patterns with equal
+#   coefficients $S_1/2$; Theorem 2 allows any linear combination with coefficient sum
+#   $S_1$. Other combinations have other norms, and the norm sets how strongly the
+#   attention matches (the $S_1^2/2$ above).
+# - **Untuned baselines.** The classical learners use scikit-learn's defaults ($C=1$,
+#   `gamma="scale"`); a learner tuned per prompt length might close some of the gap to
+#   ICL. The comparison is the paper's: each learner sees only the prompt's context.
+# - **Test resolution.** Differences smaller than one test prompt per model are not
+#   claimed; at the quick profile that hides the gap between ICL, 1-NN and the linear SVM.
+# - **The same small world, learning rate and seeds as chapter 1**, with the same
+#   consequences (see its threats to validity).
+
+# %% [markdown]
 # ## What we chose that the paper did not publish
 #
 # - **ODR patterns**: each averages its own pair of IDR patterns with equal weights

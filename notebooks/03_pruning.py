@@ -761,6 +761,21 @@ claims.check(
 claims.report()
 
 # %% [markdown]
+# ## Threats to validity
+#
+# - **Our definition of "small".** Theorem 3 speaks of neurons that stay at their
+#   initialization scale; we call a neuron small if its row never grew to more than twice an
+#   untrained row's norm. A looser threshold would move neurons between the groups.
+# - **One set of trained models.** The pruning experiments reuse chapter 1's reference runs;
+#   the share of large neurons and the spread of their norms depend on the initialization
+#   scale and the learning rate.
+# - **Two readings of $\Omega(R)$.** The hinge loss and the margin grow with $R$; the
+#   classification error does not until one neuron per sign is left. The chapter reports
+#   both and requires only the first.
+# - **Timings.** The inference timings and FLOP counts depend on the machine; they are
+#   shown, never claimed.
+
+# %% [markdown]
 # ## What we chose that the paper did not publish
 #
 # - **Models**: the reference models of chapter 1 ($m=40$ neurons), unchanged; five

@@ -953,6 +953,21 @@ claims.check(
 claims.report()
 
 # %% [markdown]
+# ## Threats to validity
+#
+# - **A small reasoning world.** $M=4$ patterns, $K=2$ steps, basis-vector encodings in
+#   $\mathbb R^8$ (the measured starting point of the source). With $K=2$ the $K^3$ term of
+#   Theorem 4 cannot be told apart from a constant.
+# - **One exponent for a sum of terms.** Theorem 4's $T$ is a sum of $\alpha^{-2}$,
+#   $\alpha^{-1}$ and constant terms; a single power law fitted over $\alpha\in[0.3,1]$
+#   lands between $-2$ and $0$, and the chapter requires no more than that.
+# - **The noise model.** The step-wise transition matrices are drawn per test task; $\tau^f$
+#   and $\tau^f_o$ are computed from them, so a sweep over $\tau^f$ changes the matrices, and
+#   a few test tasks decide each point.
+# - **Quantised lengths and few seeds.** The "needed length" is read off a grid of lengths,
+#   and the slopes of Theorem 5 are fitted on the medians of 5 (quick) or 10 (paper) seeds.
+
+# %% [markdown]
 # ## What we chose that the paper did not publish
 #
 # - **Sizes** (a measured starting point): $M=4$ patterns, $K=2$ steps, patterns and
