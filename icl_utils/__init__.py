@@ -109,8 +109,8 @@ def chapter_parameters(namespace: dict) -> dict:
         for name, value in namespace.items()
         if not name.startswith("_")
         and name not in _IPYTHON_NAMES
-        and not isinstance(value, (types.ModuleType, type))
-        and not callable(value)
+        and not isinstance(value, types.ModuleType)
+        and not callable(value)  # functions and classes
     }
 
 

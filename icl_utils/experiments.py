@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 
 import joblib
 import numpy as np
@@ -355,7 +354,7 @@ def evaluate_runs(results, tests, at: int | None = None, device=None, cache: boo
         for i, r in enumerate(results):
             key = {"run": r["config"], "test": test.to_dict(), "at": at}
             hit = _cache.load(KIND_EVAL, key) if cache else None
-            if hit is None or len(hit) != 3:
+            if hit is None:
                 todo.append((i, key))
             else:
                 err[i, j], attn[i, j], attn_q[i, j] = hit
@@ -383,13 +382,15 @@ def baseline_errors(results, test: TestConfig, learners=None, cache: bool = True
     learners = list(LEARNERS) if learners is None else list(check_list("learners", learners))
     for name in learners:
         make_learner(name)  # validates
-    n_jobs = check_int("n_jobs", n_jobs, 1, allowed="integers >= 1") if n_jobs is not None else _cpu_count()
+    # joblib's count honours CPU affinity and container limits
+    n_jobs = check_int("n_jobs", n_jobs, 1, allowed="integers >= 1") if n_jobs is not None else joblib.cpu_count()
     out = {name: np.full(len(results), np.nan) for name in learners}
     todo: dict[int, list[str]] = {}
+    keys = {}
     for i, r in enumerate(results):
         for name in learners:
-            key = {"run": r["config"], "test": test.to_dict(), "learner": name}
-            hit = _cache.load(KIND_BASELINE, key) if cache else None
+            keys[i, name] = {"run": r["config"], "test": test.to_dict(), "learner": name}
+            hit = _cache.load(KIND_BASELINE, keys[i, name]) if cache else None
             if hit is None:
                 todo.setdefault(i, []).append(name)
             else:
@@ -402,8 +403,7 @@ def baseline_errors(results, test: TestConfig, learners=None, cache: bool = True
         for name, hit in zip(names, errs):
             out[name][i] = hit
             if cache:
-                key = {"run": results[i]["config"], "test": test.to_dict(), "learner": name}
-                _cache.store(KIND_BASELINE, key, hit)
+                _cache.store(KIND_BASELINE, keys[i, name], hit)
     return out
 
 
@@ -413,13 +413,6 @@ def _baseline_job(config: dict, test: TestConfig, names: list) -> list[float]:
     x = (world.mu[idx.pattern] + world.kappa * world.nu[idx.irrelevant]).numpy()
     y = idx.label.numpy().astype(np.int64)
     return [float((predict_prompts(n, x[:, :-1], y[:, :-1], x[:, -1]) != y[:, -1]).mean()) for n in names]
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def pruning_curve(

@@ -23,6 +23,8 @@ from .model import Params, attention, forward
 __all__ = [
     "classification_error",
     "attention_concentration",
+    "ATTN_TOL",
+    "uniform_pattern_share",
     "attention_magnitudes",
     "wov_embeddings",
 ]
@@ -51,6 +53,18 @@ def _check_same_shape(name, t, ref) -> None:
         ok = False
     if not ok:
         raise ValueError(f"parameter {name!r} has shape {tuple(t.shape)}: allowed the shape {tuple(ref.shape)}")
+
+
+#: Proposition 1 sends the attention on the columns without the query's pattern to 0; the chapters'
+#: claims allow it this much (a stated tolerance, not the theorem's: those columns carry random
+#: labels, and 5 % of the attention on them cannot outweigh the same-pattern labels).
+ATTN_TOL = 0.05
+
+
+def uniform_pattern_share(alpha: float, l: int) -> float:
+    """The attention uniform weights put on the columns with the query's pattern: the query
+    itself and, on average, alpha / 2 of the l context columns, out of l + 1 columns."""
+    return (alpha / 2 * l + 1) / (l + 1)
 
 
 def attention_concentration(attn: torch.Tensor, idx: PromptIndices) -> dict:

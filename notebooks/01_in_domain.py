@@ -264,12 +264,9 @@ for key, lab, ls in [
     ("attn_other", "other columns", "-"),
 ]:
     icl.plotting.mean_band(axes[1], it, X.stack(runs, key), label=lab, linestyle=ls)
-# Proposition 1's attention on the other columns tends to 0; the claim below allows it 0.05
-# (a stated tolerance, not the theorem's: those columns carry random labels, and 5 % of the
-# attention on them cannot outweigh the same-pattern labels, which get most of the rest).
-ATTN_TOL = 0.05
-# uniform attention over the l + 1 columns: alpha'/2 of the l contexts share the query's pattern
-uniform_share = (base.alpha_test / 2 * base.l_ts + 1) / (base.l_ts + 1)
+# the claim below allows ATTN_TOL = 0.05 on the other columns (a stated tolerance, see icl.probes)
+ATTN_TOL = icl.probes.ATTN_TOL
+uniform_share = icl.probes.uniform_pattern_share(base.alpha_test, base.l_ts)
 axes[1].axhline(
     uniform_share,
     color=icl.plotting.THEORY_COLOR,

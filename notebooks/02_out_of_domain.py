@@ -329,9 +329,8 @@ icl.plotting.mean_band(
     ls=":",
     label="IDR (in domain)",
 )
-# uniform attention over the l + 1 columns: alpha/2 of the l contexts share the query's pattern
-uniform_share = (base.alpha / 2 * prof.l_mech + 1) / (prof.l_mech + 1)
-ATTN_TOL = 0.05  # as in chapter 1: Proposition 1 sends the rest to 0, 0.05 is allowed
+uniform_share = icl.probes.uniform_pattern_share(base.alpha, prof.l_mech)
+ATTN_TOL = icl.probes.ATTN_TOL  # as in chapter 1
 ax.axhline(
     uniform_share,
     color=icl.plotting.THEORY_COLOR,

@@ -75,3 +75,15 @@ def test_attention_of_a_hand_built_matcher_goes_to_the_querys_pattern():
         assert np.isclose(r["attn_query"].item(), e / (3 * e + 3))
         assert np.isclose(r["attn_other"].item(), 1 - expected)
     assert r["attn_same"].item() + r["attn_query"].item() > 0.99  # c = 3: Proposition 1's limit
+
+
+def test_uniform_pattern_share_counts_the_query_and_the_matching_contexts():
+    from icl_utils.probes import uniform_pattern_share
+
+    # alpha = 1, l = 4: two of the four contexts plus the query, out of five columns
+    assert uniform_pattern_share(1.0, 4) == 3 / 5
+    # by hand on uniform weights over a prompt with the expected number of matches
+    pattern = torch.tensor([[[0, 1, 0, 2, 0]]])  # query (last) pattern 0; 2 of 4 contexts match
+    idx = PromptIndices(pattern, torch.zeros_like(pattern), torch.ones(1, 1, 5))
+    r = attention_concentration(torch.full((1, 1, 5), 0.2), idx)
+    assert np.isclose(r["attn_same"].item() + r["attn_query"].item(), uniform_pattern_share(1.0, 4))
