@@ -36,6 +36,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 __all__ = [
     "cache_dir",
     "entry_key",
@@ -44,6 +46,7 @@ __all__ = [
     "clear",
     "result_modules",
     "code_digest",
+    "array_digest",
     "CacheWarning",
     "ENV",
     "NOT_RESULT_MODULES",
@@ -113,6 +116,18 @@ def code_digest() -> str:
             h.update((PACKAGE_DIR / name).read_bytes())
         _CODE_DIGEST = h.hexdigest()
     return _CODE_DIGEST
+
+
+def array_digest(*arrays) -> str:
+    """SHA-256 of arrays (tensors or anything NumPy takes): dtype, shape and bytes of each,
+    for a cache key that must name data rather than a configuration."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = a.detach().cpu().numpy() if hasattr(a, "detach") else a
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def entry_key(kind: str, config: dict) -> str:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import cache as _cache
 from .config import (
     _Fields,
     check_bool,
@@ -189,12 +190,21 @@ def _check_run_size(c: CoTConfig, E: int) -> None:
     )
 
 
-def train_cot(configs, progress=None) -> list[dict]:
+#: Cache namespaces of :func:`train_cot` and :func:`evaluate_cot` results.
+KIND_TRAIN_COT, KIND_EVAL_COT = "train_cot", "evaluate_cot"
+
+
+def train_cot(configs, progress=None, cache: bool = True) -> list[dict]:
     """Train one Eq. 11 model per configuration, all at once (configurations that share
     :data:`SHAPE_FIELDS`); returns per model: ``loss`` (T,), ``iters`` (R,), ``attn``
     (R, 4) attention by category averaged over steps, ``cot_err`` (R,) clean CoT
-    error, and the final ``weights``."""
+    error, and the final ``weights``.
+
+    Configurations already in the result cache (:mod:`icl_utils.cache`) are loaded, not
+    trained; the others are trained as one ensemble and stored when it finishes.
+    """
     configs = check_configs(configs, CoTConfig)
+    cache = check_bool("cache", cache)
     ref = configs[0]
     for c in configs[1:]:
         for f in SHAPE_FIELDS:
@@ -203,6 +213,19 @@ def train_cot(configs, progress=None) -> list[dict]:
                     f"parameter 'configs': field {f!r} differs within one ensemble "
                     f"({getattr(ref, f)!r} vs {getattr(c, f)!r}); group configurations by {SHAPE_FIELDS}"
                 )
+    results = [_cache.load(KIND_TRAIN_COT, c.to_dict()) if cache else None for c in configs]
+    todo = [i for i, r in enumerate(results) if r is None]
+    if todo:
+        for i, r in zip(todo, _train_cot_ensemble([configs[i] for i in todo], progress)):
+            results[i] = r
+            if cache:
+                _cache.store(KIND_TRAIN_COT, configs[i].to_dict(), r)
+    return results
+
+
+def _train_cot_ensemble(configs, progress) -> list[dict]:
+    """:func:`train_cot` without the cache: one ensemble of validated configurations."""
+    ref = configs[0]
     E, M, K, d, B, T = len(configs), ref.M, ref.K, ref.d, ref.B, ref.T
     _check_run_size(ref, E)
     world = make_cot_world(M, K, d)
@@ -480,7 +503,7 @@ def test_tasks(n_tasks: int, K: int, M: int, tau: float, condition1: bool, seed:
     return steps, np.stack([build_transitions(s.numpy(), tau, condition1) for s in steps])
 
 
-__all__ += ["test_tasks", "test_errors"]
+__all__ += ["test_tasks", "test_errors", "evaluate_cot"]
 
 
 @torch.no_grad()
@@ -540,3 +563,41 @@ def test_errors(
         icl_wrong += (v != z[..., -1]).sum(1)
     n = n_tasks * n_per_task
     return {"cot": cot_wrong.numpy() / (n * K), "icl": icl_wrong.numpy() / n}
+
+
+def evaluate_cot(
+    results, world: CoTWorld, steps, transitions, alpha_test: float, l_ts: int, n_per_task: int, cache: bool = True
+) -> dict:
+    """:func:`test_errors` of trained runs (results of :func:`train_cot`), every model on its
+    own draw of test prompts (the probe seed is its training seed), cached per model.
+
+    The cache key of a model is its training configuration, the test world, tasks and
+    transition matrices (their bytes) and the test parameters, so a model's entry is found
+    again whichever ensemble it is evaluated in.  Returns ``{"cot": (E,), "icl": (E,)}``.
+    """
+    results = check_list("results", results, what="a non-empty list of results of train_cot")
+    for r in results:
+        if not isinstance(r, dict) or "weights" not in r or "config" not in r:
+            raise ValueError(f"parameter 'results' holds {type(r).__name__}: allowed results of train_cot")
+    check_instance("world", world, CoTWorld)
+    cache = check_bool("cache", cache)
+    test = {
+        "world": _cache.array_digest(world.patterns, world.codes),
+        "tasks": _cache.array_digest(steps, np.asarray(transitions)),
+        "alpha_test": float(check_float("alpha_test", alpha_test, 0.0, 1.0, lo_open=True)),
+        "l_ts": check_int("l_ts", l_ts, 1, allowed="integers >= 1"),
+        "n_per_task": check_int("n_per_task", n_per_task, 1, allowed="integers >= 1"),
+    }
+    keys = [{"run": r["config"], "test": test} for r in results]
+    hits = [_cache.load(KIND_EVAL_COT, k) if cache else None for k in keys]
+    todo = [i for i, h in enumerate(hits) if h is None]
+    if todo:
+        sub = [results[i] for i in todo]
+        res = test_errors(
+            params_of(sub), world, steps, transitions, alpha_test, l_ts, n_per_task, [r["config"]["seed"] for r in sub]
+        )
+        for j, i in enumerate(todo):
+            hits[i] = (float(res["cot"][j]), float(res["icl"][j]))
+            if cache:
+                _cache.store(KIND_EVAL_COT, keys[i], hits[i])
+    return {"cot": np.array([h[0] for h in hits]), "icl": np.array([h[1] for h in hits])}

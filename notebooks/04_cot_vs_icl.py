@@ -525,7 +525,6 @@ plt.show()
 # whole experiment.
 
 # %%
-params = R.params_of(main)
 tw = R.test_world(world, prof.tsr_mix)
 _sweeps = {}
 
@@ -536,9 +535,7 @@ def sweep(alpha_test, tau, condition1=True):
     if key not in _sweeps:
         steps_t, A = R.test_tasks(prof.n_tasks, base.K, base.M, tau, condition1, seed=1)
         errs = [
-            R.test_errors(
-                params, tw, steps_t, A, alpha_test, l, prof.n_per_task, seed=list(seeds)
-            )
+            R.evaluate_cot(main, tw, steps_t, A, alpha_test, l, prof.n_per_task)
             for l in prof.lengths
         ]
         _sweeps[key] = {

@@ -139,3 +139,77 @@ def test_clear_removes_only_cache_files(cache_root):
     (cache_root / "train_runs" / "keep.txt").write_text("not ours")
     assert cache.clear() == 1
     assert not entries(cache_root) and (cache_root / "train_runs" / "keep.txt").exists()
+
+
+# --- Part II: train_cot and evaluate_cot are cached like train_runs -----------------------------------
+
+TINY_COT_CFG = dict(T=20, record_every=10, n_eval=20, B=8, l_tr=4)
+
+
+@pytest.fixture
+def count_cot(monkeypatch):
+    """Counts the Eq. 11 models really trained and the models really tested."""
+    from icl_utils import reasoning
+
+    counter = {"trained": 0, "tested": 0}
+    real_train, real_test = reasoning._train_cot_ensemble, reasoning.test_errors
+
+    def train(configs, *args):
+        counter["trained"] += len(configs)
+        return real_train(configs, *args)
+
+    def test(params, *args, **kwargs):
+        counter["tested"] += params.E
+        return real_test(params, *args, **kwargs)
+
+    monkeypatch.setattr(reasoning, "_train_cot_ensemble", train)
+    monkeypatch.setattr(reasoning, "test_errors", test)
+    return counter
+
+
+def test_cot_training_and_testing_hit_the_cache(cache_root, count_cot):
+    from icl_utils import reasoning as R
+
+    cfgs = [R.CoTConfig(seed=s, **TINY_COT_CFG) for s in range(3)]
+    first = R.train_cot(cfgs[:2])
+    both = R.train_cot(cfgs)  # two hits, one model trained
+    assert count_cot["trained"] == 3
+    for a, b in zip(first, both):
+        np.testing.assert_array_equal(a["loss"], b["loss"])
+        np.testing.assert_array_equal(a["weights"]["W_V"], b["weights"]["W_V"])
+    world = R.test_world(R.make_cot_world(4, 2, 8), 0.3)
+    steps, A = R.test_tasks(2, 2, 4, 0.8, True, seed=1)
+    e1 = R.evaluate_cot(both[:2], world, steps, A, 0.8, 6, 5)
+    e2 = R.evaluate_cot(both, world, steps, A, 0.8, 6, 5)  # two hits, one model tested
+    assert count_cot["tested"] == 3
+    np.testing.assert_array_equal(e1["cot"], e2["cot"][:2])
+    # the same numbers as test_errors with each model's own seed, uncached
+    direct = R.test_errors(R.params_of(both), world, steps, A, 0.8, 6, 5, seed=[0, 1, 2])
+    np.testing.assert_array_equal(direct["cot"], e2["cot"])
+    np.testing.assert_array_equal(direct["icl"], e2["icl"])
+    # another test world, length or transition matrix is another entry
+    R.evaluate_cot(both[:1], world, steps, A, 0.8, 7, 5)
+    R.evaluate_cot(both[:1], world, steps, np.asarray(A)[:, :, ::-1].copy(), 0.8, 6, 5)
+    assert count_cot["tested"] == 3 + 1 + 1 + 3
+
+
+def test_cot_cache_off_always_trains(monkeypatch, count_cot):
+    from icl_utils import reasoning as R
+
+    monkeypatch.setenv(cache.ENV, "off")
+    cfg = [R.CoTConfig(**TINY_COT_CFG)]
+    R.train_cot(cfg)
+    R.train_cot(cfg, cache=True)
+    R.train_cot(cfg, cache=False)
+    assert count_cot["trained"] == 3
+
+
+def test_array_digest_names_dtype_shape_and_bytes():
+    import torch
+
+    a = np.arange(6.0)
+    assert cache.array_digest(a) == cache.array_digest(torch.arange(6.0, dtype=torch.float64))
+    assert cache.array_digest(a) != cache.array_digest(a.reshape(2, 3))
+    assert cache.array_digest(a) != cache.array_digest(a.astype(np.float32))
+    assert cache.array_digest(a) != cache.array_digest(a + 1e-12)
+    assert cache.array_digest(a, a) != cache.array_digest(a)

@@ -73,6 +73,14 @@ def test_errors_cot(**kw):
 test_errors_cot.__test__ = False  # not a pytest test
 
 
+def evaluate_cot_args(**kw):
+    steps, A = R.test_tasks(2, 2, 4, 0.6, True, 0)
+    run = {"config": {"seed": 0}, "weights": {"W_Q": 0, "W_K": 0, "W_V": 0}}
+    args = dict(results=[run], world=CW, steps=steps, transitions=A, alpha_test=0.8, l_ts=3, n_per_task=2)
+    args.update(kw)
+    return R.evaluate_cot(**args)
+
+
 def nan_weights():
     r = dict(trained()[0])
     r["weights"] = {k: v * np.nan for k, v in r["weights"].items()}
@@ -320,6 +328,13 @@ BAD = {
     "test_errors steps vs world": ("steps", lambda: test_errors_cot(steps=torch.zeros(2, 3, 4, dtype=torch.long))),
     "test_errors transitions shape": ("transitions", lambda: test_errors_cot(transitions=np.ones((1, 2, 4, 4)))),
     "cot params_of empty": ("results", lambda: R.params_of([])),
+    "evaluate_cot results empty": ("results", lambda: evaluate_cot_args(results=[])),
+    "evaluate_cot results not runs": ("results", lambda: evaluate_cot_args(results=[{"loss": 1}])),
+    "evaluate_cot world": ("world", lambda: evaluate_cot_args(world="w")),
+    "evaluate_cot alpha_test = 0": ("alpha_test", lambda: evaluate_cot_args(alpha_test=0.0)),
+    "evaluate_cot l_ts = 0": ("l_ts", lambda: evaluate_cot_args(l_ts=0)),
+    "evaluate_cot n_per_task": ("n_per_task", lambda: evaluate_cot_args(n_per_task=1.5)),
+    "evaluate_cot cache": ("cache", lambda: evaluate_cot_args(cache="yes")),
     # --- experiment entry points
     "grid seeds empty": ("seeds", lambda: experiments.grid(TINY, [])),
     "grid seeds int": ("seeds", lambda: experiments.grid(TINY, 3)),
