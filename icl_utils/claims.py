@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Claim", "Claims", "MIME"]
+__all__ = ["Claim", "Claims", "SourceRow", "MIME", "SOURCE_MIME"]
 
 #: Output type that carries a chapter's claims to the scoreboard (not rendered on the page).
 MIME = "application/vnd.icl-claims+json"
+#: Output type that carries a chapter's "against the source" rows to the scoreboard.
+SOURCE_MIME = "application/vnd.icl-source+json"
 
 
 @dataclass
@@ -33,6 +35,41 @@ class Claim:
 
 
 @dataclass
+class SourceRow:
+    """One row of a chapter's "against the source" table: a figure (or statement) of the
+    papers, what it shows, what we measure, and the claims that decide whether we agree."""
+
+    source: str
+    shows: str
+    measured: str
+    claims: list
+    figure: str | None = None
+    reason: str | None = None
+
+    @property
+    def agrees(self) -> bool:
+        """The row agrees when every claim that expresses the source's statement holds."""
+        return all(c.holds for c in self.claims)
+
+    def why(self) -> str:
+        """The reason for a difference: the row's own, else the failing claims' ``why``."""
+        if self.reason:
+            return self.reason
+        return "; ".join(dict.fromkeys(c.why for c in self.claims if not c.holds and c.why))
+
+    def to_json(self) -> dict:
+        return {
+            "source": self.source,
+            "shows": self.shows,
+            "measured": self.measured,
+            "figure": self.figure,
+            "agrees": self.agrees,
+            "why": None if self.agrees else self.why(),
+            "claims": [c.statement for c in self.claims],
+        }
+
+
+@dataclass
 class Claims:
     """Collects claims; :meth:`report` prints them and fails if a required one does not hold.
 
@@ -45,6 +82,7 @@ class Claims:
     """
 
     items: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
 
     def check(
         self,
@@ -65,6 +103,82 @@ class Claims:
         c = Claim(theorem, statement, measured, bool(holds), required, figure, why)
         self.items.append(c)
         return c
+
+    def find(self, theorem: str, contains: str = "") -> list:
+        """The claims checked so far under ``theorem`` whose statement contains ``contains``;
+        none found is an error (a renamed claim never drops silently out of a source row)."""
+        found = [c for c in self.items if c.theorem == theorem and contains in c.statement]
+        if not found:
+            raise ValueError(f"no claim of {theorem!r} whose statement contains {contains!r}")
+        return found
+
+    def against_source(
+        self,
+        source: str,
+        shows: str,
+        measured: str,
+        claims,
+        figure: str | None = None,
+        reason: str | None = None,
+    ) -> SourceRow:
+        """Add a row to the chapter's "against the source" table (:meth:`source_table`).
+
+        ``source`` names the papers' figure or statement (``"A-9"``, ``"Thm 1 (3)"``),
+        ``shows`` what it shows (from its description), ``measured`` what we measure,
+        ``claims`` the checked claims (:meth:`check`'s return values) that state what the
+        source shows: the row agrees exactly when they all hold.  ``reason`` is the reason
+        found for a difference (a measurement choice, a regime, scale, the model); without
+        one, the failing claims' ``why`` is used, and a difference with no reason at all is
+        an error: the table never lists an unexplained difference.
+        """
+        for name, value in (("source", source), ("shows", shows), ("measured", measured)):
+            if not (isinstance(value, str) and value.strip()):
+                raise ValueError(f"parameter {name!r} = {value!r} is invalid: allowed a non-empty string")
+        claims = list(claims) if isinstance(claims, (list, tuple)) else [claims]
+        if not claims or not all(any(c is item for item in self.items) for c in claims):
+            raise ValueError(
+                "parameter 'claims' is invalid: allowed a non-empty list of claims made by this object's check()"
+            )
+        if figure is not None and not re.fullmatch(r"fig-[a-z0-9-]+", figure):
+            raise ValueError(
+                f"parameter 'figure' = {figure!r} is invalid: expected a figure name like 'fig-chapter-what'"
+            )
+        row = SourceRow(source, shows, measured, claims, figure, reason)
+        if not row.agrees and not row.why():
+            raise ValueError(
+                f"row {source!r} differs from the source and has no reason: pass 'reason' (or a 'why' on its claims)"
+            )
+        self.rows.append(row)
+        return row
+
+    def source_table(self) -> str:
+        """Show the "against the source" rows as a table (and hand them to the scoreboard);
+        returns the table's Markdown."""
+        lines = [
+            "| source | what the source shows | what we measure | verdict | why they differ |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for r in self.rows:
+            fig = f" ({{numref}}`Fig. {{number}} <{r.figure}>`)" if r.figure else ""
+            verdict = "agree" if r.agrees else "**differ**"
+            why = "" if r.agrees else r.why()
+            lines.append(
+                f"| {_cell(r.source)}{fig} | {_cell(r.shows)} | {_cell(r.measured)} | {verdict} | {_cell(why)} |"
+            )
+        table = "\n".join(lines)
+        try:
+            from IPython import get_ipython
+            from IPython.display import Markdown, display
+
+            if get_ipython() is not None:
+                display({SOURCE_MIME: [r.to_json() for r in self.rows]}, raw=True)
+                display(Markdown(table))
+        except ImportError:  # pragma: no cover
+            pass
+        from .export import save_json
+
+        save_json("against-source", [r.to_json() for r in self.rows])
+        return table
 
     def to_json(self) -> list:
         out = []
@@ -104,3 +218,7 @@ class Claims:
             raise AssertionError(
                 "claims that the chapter's text relies on do not hold: " + "; ".join(c.statement for c in failed)
             )
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")

@@ -522,6 +522,21 @@ claims.check(
     required=False,
     figure="fig-ood-length",
 )
+one_prompt = 1 / prof.n_eval  # one test prompt of one model
+claims.check(
+    "A-12",
+    f"as on the source's figure, every S1 < 1 has a larger error than every S1 >= 1 at l_ts = {l20}, "
+    "the longest length it shows (by more than one test prompt; median seed)",
+    ", ".join(f"S1={S1}: {at_l[S1]:.3f}" for S1 in small)
+    + f"; S1 >= 1 at most {max(at_l[S1] for S1 in big):.3f}",
+    min(at_l[S1] for S1 in small) > max(at_l[S1] for S1 in big) + one_prompt,
+    required=False,
+    figure="fig-ood-length",
+    why="the source's A-12 was measured on GPT-2, a multi-layer model; on the one-layer model "
+    "of Eq. 7 the S1 < 1 curves close to 1 keep falling with the prompt length towards the S1 "
+    ">= 1 ones. Whether the plateau is a property of the deeper model is the question of a "
+    "GPT-2 chapter this book does not have yet",
+)
 for where in ["in domain", f"OOD S1={prof.S1_alpha}"]:
     ls = [need[where, a] for a in prof.alphas_test]
     claims.check(
@@ -590,6 +605,62 @@ for a in prof.alphas_baseline:
         "profile's 500 do",
     )
 claims.report()
+
+# %% [markdown]
+# (against-source-02_out_of_domain)=
+# ## Against the source
+#
+# Each figure and statement of the paper that this chapter reproduces, what the source
+# shows (from its description), what we measure, and whether the two agree: a row agrees
+# exactly when the claims above that state the source's result hold, and a row that
+# differs gives the reason found.
+
+# %% tags=["hide-input"]
+claims.against_source(
+    "A-12",
+    f"(on GPT-2) S1 >= 1 reaches the in-domain error; the S1 < 1 curves stay visibly above "
+    f"the S1 >= 1 curves at every length up to {l20}",
+    f"S1 >= 1 at l_ts = {l20}: at most {max(at_l[S1] for S1 in big):.3f} (in domain {id20:.3f}); "
+    + ", ".join(f"S1={S1}: {at_l[S1]:.3f}" for S1 in small),
+    claims.find("Thm 2", "S1 >= 1") + claims.find("A-12"),
+    figure="fig-ood-length",
+)
+claims.against_source(
+    "A-13",
+    "(on GPT-2) in domain and out of domain, a larger alpha' needs shorter prompts",
+    "shortest length reaching the target: "
+    + "; ".join(
+        f"{where}: "
+        + ", ".join(f"alpha'={a}: {need[where, a]}" for a in prof.alphas_test)
+        for where in ["in domain", f"OOD S1={prof.S1_alpha}"]
+    ),
+    claims.find("Thm 1-2"),
+    figure="fig-ood-alpha",
+)
+claims.against_source(
+    "Prop 1 (OOD)",
+    "the attention concentrates on the contexts with the query's ODR pattern, as in domain",
+    ", ".join(f"S1={S1}: {a:.3f}" for S1, a in zip(prof.S1s, final_attn) if S1 >= 1)
+    + f"; in domain {final_attn[-1]:.3f}",
+    claims.find("Prop 1 (OOD)", "at least"),
+    figure="fig-ood-attention",
+)
+claims.against_source(
+    "A-27, A-28",
+    "ICL has a lower error than logistic regression, both SVMs, 1-NN and 3-NN fitted on the "
+    "same context examples",
+    "; ".join(
+        f"alpha'={a}: ICL {cmp[a, 'ICL'].mean():.3f}, best learner "
+        + min(
+            (f"{n} {cmp[a, n].mean():.3f}" for n in learner_names),
+            key=lambda t: float(t.split()[1]),
+        )
+        for a in prof.alphas_baseline
+    ),
+    claims.find("A-27/28", "beats every learner"),
+    figure="fig-ood-baselines",
+)
+_ = claims.source_table()
 
 # %% [markdown]
 # ## Threats to validity

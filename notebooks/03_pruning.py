@@ -741,14 +741,20 @@ claims.check(
     figure="fig-pruning-large",
 )
 r_err = curves["in domain", "random"]["err"].mean(1)
+m_err = curves["in domain", "magnitude"]["err"].mean(1)
 claims.check(
     "A-14",
-    "random pruning up to 40 % leaves the classification error within two standard errors "
-    "(reported: the theorem does not predict it)",
-    f"error {r_err[0]:.3f} -> {r_err[-1]:.3f} (tolerance {tol0:.4f})",
-    bool(np.all(np.abs(r_err - r_err[0]) <= tol0)),
+    f"as on the source's figure, random pruning raises the classification error: at "
+    f"{rates[-1]:.0%} it exceeds the unpruned error by more than two standard errors",
+    f"random: error {r_err[0]:.3f} -> {r_err[-1]:.3f}; magnitude: {m_err[-1]:.3f} "
+    f"(tolerance {tol0:.4f})",
+    r_err[-1] - r_err[0] > tol0,
     required=False,
     figure="fig-pruning-a14",
+    why="one large neuron of each sign keeps the sign of F (deciding experiment), and random "
+    f"pruning up to {rates[-1]:.0%} leaves many of each sign: it lowers the margin more than "
+    "magnitude pruning (claims above) but not the error; why the source's models lose accuracy "
+    "is not established here (fewer large neurons, or a noisier test regime, are candidates)",
 )
 claims.check(
     "sanity check",
@@ -759,6 +765,55 @@ claims.check(
     required=False,
 )
 claims.report()
+
+# %% [markdown]
+# (against-source-03_pruning)=
+# ## Against the source
+#
+# Each figure and statement of the paper that this chapter reproduces, what the source
+# shows (from its description), what we measure, and whether the two agree: a row agrees
+# exactly when the claims above that state the source's result hold, and a row that
+# differs gives the reason found.
+
+# %% tags=["hide-input"]
+claims.against_source(
+    "Thm 3 (neurons)",
+    "a constant fraction of the W_O neurons end with a large norm, the rest small",
+    f"large fraction {frac_large:.2f}; median norms {np.median(mags[large]):.2f} vs "
+    f"{np.median(mags[~large]):.3f}",
+    claims.find("Thm 3", "a constant fraction"),
+    figure="fig-pruning-magnitudes",
+)
+claims.against_source(
+    "A-14",
+    "error against the pruning rate: magnitude pruning keeps the unpruned error, random "
+    "pruning raises it",
+    f"small neurons pruned: error {only_small['in domain']['err_before'].mean():.3f} -> "
+    f"{only_small['in domain']['err_after'].mean():.3f}; at {rates[-1]:.0%} magnitude "
+    f"{m_err[-1]:.3f}, random {r_err[-1]:.3f}; margin: magnitude above random at every rate",
+    claims.find("Thm 3", "pruning exactly the small") + claims.find("A-14"),
+    figure="fig-pruning-a14",
+)
+claims.against_source(
+    "A-15",
+    "magnitude pruning keeps the error at every alpha' in {0.6, 0.8, 1.0}",
+    ", ".join(
+        f"alpha'={a}: {a15[a]['err'][0].mean():.3f} -> {a15[a]['small_only'].mean():.3f}"
+        for a in prof.alphas_test
+    ),
+    claims.find("A-15"),
+    figure="fig-pruning-a15",
+)
+claims.against_source(
+    "Thm 3 (Omega(R))",
+    "pruning a fraction R of the large neurons gives error Omega(R)",
+    f"hinge loss slope {fit_loss}; error {omega['err'][0].mean():.3f} -> "
+    f"{omega['err'][half].mean():.3f} at R = {frac_R[half]:.0%}",
+    claims.find("Thm 3", "raises the hinge loss")
+    + claims.find("Thm 3", "read as classification"),
+    figure="fig-pruning-large",
+)
+_ = claims.source_table()
 
 # %% [markdown]
 # ## Threats to validity

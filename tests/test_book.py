@@ -102,13 +102,15 @@ import re  # noqa: E402
 import nbformat  # noqa: E402,F811
 
 from icl_utils.book import write_pages  # noqa: E402
-from icl_utils.claims import MIME, Claims  # noqa: E402
+from icl_utils.claims import MIME, SOURCE_MIME, Claims  # noqa: E402
 
 
 def test_scoreboard_is_filled_from_the_claims_outputs(tmp_path):
     claims = Claims()
     claims.check("Thm 9", "error falls", "0.010", True, figure="fig-x-error")
-    claims.check("Thm 9", "slope matches", "-1.0", False, required=False, why="too few seeds")
+    slope = claims.check("Thm 9", "slope matches", "-1.0", False, required=False, why="too few seeds")
+    claims.check("Thm 9", "a side remark", "7", False, required=False)
+    claims.against_source("Z-1", "a slope of -1", "-1.5", [slope], figure="fig-x-error")
     nb = nbformat.v4.new_notebook()
     nb.metadata["icl_book"] = {
         "profile": "quick",
@@ -123,18 +125,28 @@ def test_scoreboard_is_filled_from_the_claims_outputs(tmp_path):
         "cpu": "Some CPU",
     }
     cell = nbformat.v4.new_code_cell("claims.report()")
-    cell.outputs = [nbformat.v4.new_output("display_data", data={MIME: claims.to_json()})]
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={MIME: claims.to_json()}),
+        nbformat.v4.new_output("display_data", data={SOURCE_MIME: [r.to_json() for r in claims.rows]}),
+    ]
     nb.cells = [nbformat.v4.new_markdown_cell("# A chapter"), cell]
     nbformat.write(nb, tmp_path / "09_x.ipynb")
     write_pages(str(tmp_path))
     board = (tmp_path / "scoreboard.md").read_text()
-    assert "**1 of 2 claims hold.**" in board and "profile: **quick**" in board
+    assert "**1 of 3 claims hold.**" in board and "profile: **quick**" in board
     assert "| Thm 9 | error falls | 0.010 | ✔ yes | required | {numref}`Fig. {number} <fig-x-error>` |" in board
     assert "| Thm 9 | slope matches | -1.0 | ✘ **no** | reported |  |" in board
     # the tally (required hold/fail, reported hold/fail) and the disagreement box
-    assert "| {doc}`09_x` | 1 | 0 | 0 | 1 |" in board
-    box = board.split("Where this reproduction disagrees with the papers")[1].split("```")[0]
-    assert "slope matches -- measured -1.0. *Why:* too few seeds" in box and "error falls" not in box
+    assert "| {doc}`09_x` | 1 | 0 | 0 | 2 |" in board
+    # the box lists the differing rows of the chapter's source table, linked to it, with their reason;
+    # a failing claim that no differing row explains is listed below the box
+    box, after = board.split("Where this reproduction disagrees with the papers")[1].split("```", 1)
+    assert (
+        "{doc}`09_x` ({ref}`table <against-source-09_x>`), **Z-1** ({numref}`Fig. {number} <fig-x-error>`): "
+        "the source shows a slope of -1; we measure -1.5. *Why:* too few seeds" in box
+    )
+    assert "error falls" not in box and "a side remark" not in box
+    assert "a side remark -- measured 7." in after.split("## A chapter")[0]
     status = (tmp_path / "status.md").read_text()
     assert "| {doc}`09_x` | quick | 5 | 12.3 | cpu | 2 | `abc123` | 2.13.0 | 2.4.6 | today |" in status
     assert "built at the **quick** profile" in status and "CPU: Some CPU" in status
@@ -179,3 +191,37 @@ def test_a_claims_reason_is_printed_only_when_it_fails(capsys):
     assert "why" not in bare.to_json()[0] and all("why" in d for d in claims.to_json())
     with pytest.raises(ValueError, match="'why'"):
         claims.check("Thm 9", "x", "y", True, why="  ")
+
+
+def test_source_rows_agree_exactly_when_their_claims_hold():
+    claims = Claims()
+    a = claims.check("Prop 1", "attention >= 0.95", "0.99", True)
+    b = claims.check("Thm 2", "plateau", "0.0", False, required=False, why="the model is one layer")
+    agree = claims.against_source("A-9", "attention near 1", "0.99", [a])
+    differ = claims.against_source("A-12", "a plateau", "no plateau", [a, b])
+    assert agree.agrees and not differ.agrees
+    assert differ.why() == "the model is one layer"  # the failing claim's reason ...
+    own = claims.against_source("A-13", "x", "y", [b], reason="scale")
+    assert own.why() == "scale"  # ... unless the row gives its own
+    assert claims.find("Thm 2") == [b] and claims.find("Prop 1", ">=") == [a]
+    with pytest.raises(ValueError, match="no claim of 'Prop 1'"):
+        claims.find("Prop 1", "plateau")
+    table = claims.source_table()
+    assert "| A-9 | attention near 1 | 0.99 | agree |  |" in table
+    assert "| A-12 | a plateau | no plateau | **differ** | the model is one layer |" in table
+    assert [r["agrees"] for r in (r.to_json() for r in claims.rows)] == [True, False, False]
+
+
+def test_source_rows_reject_unexplained_differences_and_foreign_claims():
+    claims = Claims()
+    bad = claims.check("Thm", "x", "1", False, required=False)
+    with pytest.raises(ValueError, match="no reason"):
+        claims.against_source("A-1", "x", "1", [bad])
+    with pytest.raises(ValueError, match="'claims'"):
+        claims.against_source("A-1", "x", "1", [Claims().check("Thm", "x", "1", True)])
+    with pytest.raises(ValueError, match="'claims'"):
+        claims.against_source("A-1", "x", "1", [])
+    with pytest.raises(ValueError, match="'shows'"):
+        claims.against_source("A-1", " ", "1", [bad], reason="r")
+    with pytest.raises(ValueError, match="'figure'"):
+        claims.against_source("A-1", "x", "1", [bad], figure="Figure 1", reason="r")
