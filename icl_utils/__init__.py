@@ -1,6 +1,6 @@
 """icl_utils: the small PyTorch package behind *Provable In-Context Learning*.
 
-One concern per module (see STYLE.md):
+One concern per module:
 
 * :mod:`icl_utils.config` -- validated parameters and the quick / paper profiles;
 * :mod:`icl_utils.data` -- Part I prompt generators (IDR/IDI, tasks, prompts, OOD);
@@ -21,6 +21,15 @@ One concern per module (see STYLE.md):
 * :mod:`icl_utils.plotting` -- the book's theme and theory overlays.
 
 Chapters import it as ``import icl_utils as icl``.
+
+Docstrings cite the papers' equations and theorems:
+
+* [LWLCC24] H. Li, M. Wang, S. Lu, X. Cui, P.-Y. Chen, "How Do Nonlinear Transformers Learn
+  and Generalize in In-Context Learning?", ICML 2024, arXiv:2402.15607 (Part I: Eqs. 6-8,
+  Theorems 1-3, Propositions 1-2);
+* [LLCCW25] H. Li, S. Lu, P.-Y. Chen, X. Cui, M. Wang, "Training Nonlinear Transformers for
+  Chain-of-Thought Inference: A Theoretical Generalization Analysis", ICLR 2025,
+  arXiv:2410.02167 (Part II: Eq. 11, Theorems 4-6, Condition 1).
 """
 
 import random

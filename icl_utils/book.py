@@ -22,6 +22,7 @@ import time
 from html.parser import HTMLParser
 
 from .config import PROFILE_NAMES
+from .plotting import FIGURE_FORMAT_ENV
 
 __all__ = [
     "execute_chapter",
@@ -565,6 +566,9 @@ def main(argv=None) -> None:
         return
     if args.dst is None:
         ap.error("DST is required unless --reference is given")
+    # The book's figures are drawn at twice the pixels (sharp on high-DPI screens, shown at the
+    # same size); the reference notebooks in git keep plain PNGs (nbval does not compare images).
+    os.environ.setdefault(FIGURE_FORMAT_ENV, "retina")
     seconds = execute_chapter(args.src, args.dst, args.profile)
     print(f"executed {args.src} ({args.profile}) in {seconds:.1f} s -> {args.dst}")
 

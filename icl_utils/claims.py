@@ -1,5 +1,5 @@
 """The claims cell of a chapter: a theorem's checkable statements, each with its
-measured value and a printed verdict (STYLE.md, "A chapter", item 5).
+measured value and a printed verdict (every chapter ends with one).
 
 :meth:`Claims.report` also emits the claims as a hidden JSON output
 (:data:`MIME`), from which the book's scoreboard page is built

@@ -1,13 +1,13 @@
 """Validated parameters and the chapters' ``quick`` / ``paper`` profiles.
 
 Every experiment in the book is described by one frozen :class:`ICLConfig`
-(Part I of SPEC.md, Eqs. 6-8 of [LWLCC24]).  Construction validates every
+(Eqs. 6-8 of [LWLCC24]).  Construction validates every
 field, so a bad parameter raises a :class:`ValueError` naming the parameter,
 its value and the allowed range *before* any training starts.
 
 The papers publish no dimensions, widths, learning rates, batch sizes or
-iteration counts; the defaults below are the measured starting point of
-SPEC.md (M1 = 6, M2 = 12, d_X = 20, d_Y = 4, kappa = 0.5, m = 40, l = 20,
+iteration counts; the defaults below are our measured starting point
+(M1 = 6, M2 = 12, d_X = 20, d_Y = 4, kappa = 0.5, m = 40, l = 20,
 alpha = 0.6, B = 128, learning rate 10).  Chapter 1 explains each choice.
 """
 
@@ -235,7 +235,7 @@ class _Fields:
 
 @dataclass(frozen=True)
 class ICLConfig(_Fields):
-    """One training run of the Eq. 7 transformer on Part I prompts (SPEC.md, Part I).
+    """One training run of the Eq. 7 transformer on Part I prompts (Eqs. 6-8 of [LWLCC24]).
 
     Data (Eq. 6): ``M1`` orthonormal IDR patterns and ``M2`` IDI patterns in
     R^``d_X``, inputs ``mu_j + kappa * nu_k`` (+ ``noise_std`` Gaussian noise),
@@ -528,7 +528,7 @@ _PRUNING = {
 
 @dataclass(frozen=True)
 class CoTProfile(_ChapterProfile):
-    """Parameters of chapter 4 (Theorems 4-6 of [LWLCC25], figures B-17 to B-20).
+    """Parameters of chapter 4 (Theorems 4-6 of [LLCCW25], figures B-17 to B-20).
 
     ``base`` (an :class:`icl_utils.reasoning.CoTConfig`) is trained for every
     alpha in ``alphas_train`` (each above 1/M) and ``n_seeds`` seeds; the

@@ -1,4 +1,4 @@
-"""Part II of SPEC.md ([LWLCC25]): multi-step reasoning prompts and the attention-only model of Eq. 11.
+"""Part II ([LLCCW25]): multi-step reasoning prompts and the attention-only model of Eq. 11.
 
 Data.  M orthonormal patterns (rows of ``world.patterns``) and K orthonormal
 positional codes c_0..c_{K-1} orthogonal to them (``world.codes``), all in
@@ -81,7 +81,7 @@ class CoTWorld:
 def make_cot_world(M: int, K: int, d: int | None = None, basis: bool = True, generator=None) -> CoTWorld:
     """M patterns and K positional codes in R^d (default d = M + K).
 
-    ``basis=True``: distinct standard basis vectors (SPEC.md's starting point);
+    ``basis=True``: distinct standard basis vectors (our measured starting point);
     otherwise rows of a random orthogonal matrix drawn from ``generator``.
     """
     check_int("M", M, 2, allowed="integers >= 2")
@@ -322,7 +322,8 @@ class CoTParams:
 
 
 def init_cot_params(d: int, qk_init: float, v_std: float, generators) -> CoTParams:
-    """SPEC.md's starting point: W_Q = W_K = qk_init * I, W_V ~ N(0, v_std^2) (one generator per member)."""
+    """Our measured starting point (the paper publishes none): W_Q = W_K = qk_init * I,
+    W_V ~ N(0, v_std^2) (one generator per member)."""
     check_int("d", d, 1, allowed="integers >= 1")
     check_float("qk_init", qk_init, 0.0)
     check_float("v_std", v_std, 0.0)

@@ -1,4 +1,4 @@
-"""Prompt generators for Part I of SPEC.md (binary classification, [LWLCC24]).
+"""Prompt generators for Part I (binary classification, [LWLCC24]).
 
 A prompt (Eq. 6) is stored in two forms:
 
@@ -72,7 +72,7 @@ def make_generator(seed: int, stream: str | int = 0) -> torch.Generator:
 
 @dataclass(frozen=True)
 class World:
-    """The pattern tables of one data model (SPEC.md Part I, "Data").
+    """The pattern tables of one data model (the data model of [LWLCC24]).
 
     ``mu`` (M1, d_X): relevant patterns as rows (IDR in-domain, ODR out of
     domain); ``nu`` (M2, d_X): irrelevant patterns (IDI / ODI); ``q`` (d_Y,):
@@ -144,7 +144,7 @@ def make_ood_world(
     kappa_ood: float | None = None,
     generator: torch.Generator | None = None,
 ) -> World:
-    """Out-of-domain patterns (Theorem 2 of [LWLCC24], SPEC.md Part I).
+    """Out-of-domain patterns (Theorem 2 of [LWLCC24]).
 
     ODR pattern j is ``mu'_j = sum_i c_ji mu_i`` with ``c_ji = S1 / group_size``
     on its own group of ``group_size`` IDR patterns (groups are disjoint, so
@@ -279,7 +279,7 @@ def sample_prompt_indices(
     generator: torch.Generator,
     out: PromptIndices | None = None,
 ) -> PromptIndices:
-    """Draw ``n`` prompts of ``l`` context examples (Eq. 6, SPEC.md Part I).
+    """Draw ``n`` prompts of ``l`` context examples (Eq. 6 of [LWLCC24]).
 
     Each prompt draws a task (a, b) uniformly from ``tasks``.  Each context
     example has pattern a with probability alpha/2 (label +1), b with

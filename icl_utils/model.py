@@ -73,7 +73,7 @@ class Params:
 
 
 def init_params(d: int, m: int, qkv_init: float, o_init_std: float, generators, device=None) -> Params:
-    """Initialization of SPEC.md Part I: W_Q = W_K = W_V = qkv_init * I,
+    """Our initialization (the paper publishes none): W_Q = W_K = W_V = qkv_init * I,
     W_O ~ N(0, o_init_std^2) (one generator per member), a = (+1/m, ..., -1/m)
     (first half +1/m, second half -1/m).  ``generators``: a non-empty list of
     ``torch.Generator``, one per ensemble member; ``device``: see

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
@@ -18,6 +20,10 @@ __all__ = [
 ]
 
 THEORY_COLOR = "0.25"
+
+#: Environment variable naming the inline figure format of a notebook kernel (e.g. ``retina``:
+#: PNGs at twice the pixels, shown at the same size); unset, matplotlib's default PNG.
+FIGURE_FORMAT_ENV = "ICL_FIGURE_FORMAT"
 
 
 def set_theme() -> None:
@@ -39,6 +45,13 @@ def set_theme() -> None:
             "legend.framealpha": 0.9,
         }
     )
+    fmt = os.environ.get(FIGURE_FORMAT_ENV)
+    if fmt:
+        try:
+            from matplotlib_inline.backend_inline import set_matplotlib_formats
+        except ImportError:  # pragma: no cover - outside IPython
+            return
+        set_matplotlib_formats(fmt)
 
 
 def mean_band(ax, x, Y, label=None, color=None, spread="minmax", center="mean", **kw):

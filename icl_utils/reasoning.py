@@ -1,4 +1,4 @@
-"""Part II of SPEC.md ([LWLCC25]): training Eq. 11 by SGD, chain-of-thought and ICL inference, probes.
+"""Part II ([LLCCW25]): training Eq. 11 by SGD, chain-of-thought and ICL inference, probes.
 
 * :class:`CoTConfig` -- one training run (validated);
 * :func:`train_cot` -- SGD on the squared loss for an ensemble of independent
@@ -73,7 +73,7 @@ CATEGORIES = ("same pattern, same step", "other pattern, same step", "same patte
 
 @dataclass(frozen=True)
 class CoTConfig(_Fields):
-    """One run of Eq. 11 on K-step reasoning prompts (SPEC.md Part II).
+    """One run of Eq. 11 on K-step reasoning prompts (Eq. 11 of [LLCCW25]).
 
     ``M`` patterns and ``K`` steps in R^``d`` (standard basis vectors), prompts
     of ``l_tr`` clean examples of which a fraction ``alpha`` start from the

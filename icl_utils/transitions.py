@@ -1,4 +1,4 @@
-"""Noisy reasoning examples of Part II of SPEC.md ([LWLCC25]): step-wise transition matrices.
+"""Noisy reasoning examples of Part II ([LLCCW25]): step-wise transition matrices.
 
 A K-step task is f = f_K o ... o f_1, each step f_k a permutation of the M'
 testing patterns (``steps[k][i]`` is the pattern step k maps pattern i to).
@@ -14,7 +14,7 @@ probable).  From the matrices:
 * :func:`condition_1` -- for every start, the correct final output is the most
   probable final output under B^f.
 
-SPEC.md's worked example (K = 2, M' = 2) gives tau^f = 0.36, tau_o^f = 0.56 and
+The paper's worked example (K = 2, M' = 2) gives tau^f = 0.36, tau_o^f = 0.56 and
 Condition 1 failing; ``tests/test_transitions.py`` checks exactly that.
 :func:`build_transitions` makes matrices with a requested tau^f with Condition 1
 holding or failing.  Chapter 4 (chain-of-thought versus ICL) uses them.

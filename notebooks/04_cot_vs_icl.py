@@ -83,11 +83,32 @@ print(
 # query for step $k$ is the history $[z_{j-1};z_j]$, $j<k$, and the column
 # $[z_{k-1};0]$; the label is $z_k$. A fraction $\alpha$ of the examples start from
 # the query's pattern. In testing, patterns are *testing-relevant* (TSR) patterns --
-# linear combinations of the training ones -- and the examples' steps are drawn from
-# transition matrices $A_k$ whose most probable output is the correct one.
+# linear combinations of the training ones -- and the examples may contain wrong steps.
+#
+# **Noisy examples: the quantities of Theorems 5 and 6.** In a test example, the
+# output of step $k$ given input pattern $j$ is drawn from row $j$ of a *step-wise
+# transition matrix* $A_k^f$ (an $M\times M$ stochastic matrix whose most probable
+# entry in every row is the correct step). Chaining the steps gives the $K$-step matrix
+# $B^f=A_1^f\cdots A_K^f$: entry $(j, j')$ is the probability that an example starting
+# at pattern $j$ ends at $j'$.
+#
+# - $\tau^f$, the *min-max trajectory transition probability*: for each starting
+#   pattern, the probability that all $K$ steps are correct (the product of the
+#   correct entries of $A_1^f,\dots,A_K^f$ along the correct path), minimized over
+#   starting patterns. CoT reads every step, so its prompts must be long enough for
+#   correct trajectories to dominate: Theorem 5's $(\alpha'\tau^f)^{-2}$.
+# - $\tau_o^f$, the *min-max input-label transition probability*: for each starting
+#   pattern, the largest entry of its row of $B^f$, minimized over starting patterns.
+#   ICL sees only the input and the final output of each example, so only $B^f$ matters
+#   to it.
+# - **Condition 1**: for every starting pattern, the correct final output is the most
+#   probable entry of its row of $B^f$. Without it the examples' most frequent answer is
+#   wrong, and ICL -- which can only follow the input-label statistics -- fails
+#   (Theorem 6), while CoT, which checks every step, need not.
 #
 # Below: a clean training prompt (two steps, three examples), and the worked example
-# of the paper: its matrices, $\tau^f$, $\tau_o^f$ and Condition 1.
+# of the paper ($K=2$, two patterns, correct paths $1\to1\to2$ and $2\to2\to1$): its
+# $B$, $\tau^f$, $\tau_o^f$ and whether Condition 1 holds.
 
 # %%
 world = cot.make_cot_world(base.M, base.K, base.d)

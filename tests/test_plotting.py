@@ -25,3 +25,30 @@ def test_helpers_draw():
     sc = plotting.embedding_scatter(ax, np.zeros((2, 3)), np.ones((2, 3)), [0, 10])
     assert sc.get_offsets().shape == (6, 2)
     plt.close(fig)
+
+
+def test_retina_figures_when_asked(monkeypatch):
+    """ICL_FIGURE_FORMAT=retina (make book sets it): PNGs at twice the pixels, shown at 1x size."""
+    import base64
+
+    import matplotlib.pyplot as plt
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from icl_utils import plotting
+
+    monkeypatch.setenv(plotting.FIGURE_FORMAT_ENV, "retina")
+    plotting.set_theme()
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.plot([0, 1])
+    try:
+        png = InteractiveShell.instance().display_formatter.formatters["image/png"]
+        out = png.lookup(fig)(fig)
+    finally:
+        plt.close(fig)
+        monkeypatch.delenv(plotting.FIGURE_FORMAT_ENV)
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+    data, meta = out
+    png_width = int.from_bytes(base64.b64decode(data)[16:20], "big")
+    assert png_width in (2 * meta["width"], 2 * meta["width"] + 1)  # drawn at 2x, shown at 1x

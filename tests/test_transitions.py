@@ -11,7 +11,7 @@ from icl_utils.transitions import (
     tau_o_f,
 )
 
-# SPEC.md's worked example: K = 2, M' = 2, correct paths 0 -> 0 -> 1 and 1 -> 1 -> 0.
+# The paper's worked example: K = 2, M' = 2, correct paths 0 -> 0 -> 1 and 1 -> 1 -> 0.
 STEPS = [[0, 1], [1, 0]]
 A1 = [[0.6, 0.4], [0.4, 0.6]]
 A2 = [[0.4, 0.6], [0.8, 0.2]]
