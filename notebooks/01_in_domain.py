@@ -130,7 +130,7 @@ ax.axvline(P.shape[0] - 1.5, color="k", lw=1)
 ax.set_xticks(
     range(P.shape[0]),
     [f"$\\mu_{{{j}}}$" for j in idx.pattern[0].tolist()[:-1]]
-    + [f"query ($\\mu_{{{int(idx.pattern[0, -1])}}}$)"],
+    + [f"$\\mu_{{{int(idx.pattern[0, -1])}}}$\nquery"],
 )
 ax.set_yticks([base.d_X / 2, base.d_X + base.d_Y / 2 - 0.5], ["$x$ rows", "$y$ rows"])
 ax.set_title(
@@ -162,7 +162,7 @@ plt.show()
 # %%
 runs = X.train_runs(X.grid(base, seeds), device=dev, desc="reference runs")
 
-# %% mystnb={"figure": {"caption": "Training the reference configuration (mean over seeds, range shaded). Left: hinge loss; right: classification error on prompts of the training tasks and of the **unseen** tasks. Look at the plateau near loss 1, then at the two error curves falling together to zero: the model generalizes to tasks it never saw (Theorem 1).", "name": "fig-in-domain-training"}} tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Training the reference configuration (mean over seeds, range shaded; the iteration axis is logarithmic above 10, so the early fall gets room). Left: hinge loss; right: classification error on prompts of the training tasks and of the **unseen** tasks. Look at the plateau near loss 1, then at the two error curves falling together to zero: the model generalizes to tasks it never saw (Theorem 1).", "name": "fig-in-domain-training"}} tags=["hide-input"]
 it = runs[0]["iters"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 loss = X.stack(runs, "loss")
@@ -175,7 +175,9 @@ icl.plotting.mean_band(
     axes[0], it, X.stack(runs, "loss_unseen"), label="loss on unseen tasks"
 )
 axes[0].set(
-    xlabel="iteration $t$", ylabel="hinge loss", title="Loss (10-step moving average)"
+    xlabel="iteration $t$ (log scale above 10)",
+    ylabel="hinge loss",
+    title="Loss (10-step moving average)",
 )
 axes[0].legend()
 icl.plotting.mean_band(axes[1], it, X.stack(runs, "err_seen"), label="seen tasks")
@@ -183,9 +185,14 @@ icl.plotting.mean_band(
     axes[1], it, X.stack(runs, "err_unseen"), label="unseen tasks", linestyle="--"
 )
 axes[1].set(
-    xlabel="iteration $t$", ylabel="classification error", title="Generalization error"
+    xlabel="iteration $t$ (log scale above 10)",
+    ylabel="classification error",
+    title="Generalization error",
 )
 axes[1].legend()
+for ax in axes:  # the fall happens early: a log axis gives it room, the flat end less
+    ax.set_xscale("symlog", linthresh=10, linscale=0.4)
+    ax.set_xlim(0, it[-1])
 fig.tight_layout()
 plt.show()
 final_unseen = X.stack(runs, "err_unseen")[:, -1]
@@ -316,12 +323,12 @@ print(
 # %% mystnb={"figure": {"caption": "Proposition 2, first seed: each neuron's row of $W_O W_V$ at every recorded iteration (colour = iteration), angle against magnitude. Left: feature part against $\\bar\\mu$; right: label part against $q$. Look at the rows that grow: label parts go to 0 degrees for $a_i>0$ and to 180 degrees for $a_i<0$, feature parts to small angles from $\\bar\\mu$.", "name": "fig-in-domain-perceptron"}} tags=["hide-input"]
 r0 = runs[0]
 pos = r0["weights"]["a"] > 0
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.2))
 sc = icl.plotting.embedding_scatter(axes[0], r0["feat_angle"], r0["feat_norm"], it)
 axes[0].set(
     xlabel="magnitude of the feature part", ylabel="angle to $\\bar\\mu$ (degrees)"
 )
-axes[0].set_title("A-10: feature part of the rows of $W_O W_V$")
+axes[0].set_title("A-10: feature parts of $W_O W_V$ rows")
 icl.plotting.embedding_scatter(
     axes[1],
     r0["label_angle"][:, pos],
@@ -339,8 +346,9 @@ icl.plotting.embedding_scatter(
     label="$a_i<0$",
 )
 axes[1].set(xlabel="magnitude of the label part", ylabel="angle to $q$ (degrees)")
-axes[1].set_title("A-11: label part of the rows of $W_O W_V$")
+axes[1].set_title("A-11: label parts of $W_O W_V$ rows")
 axes[1].legend(loc="center right")
+fig.subplots_adjust(wspace=0.35)
 fig.colorbar(sc, ax=axes, label="iteration $t$", shrink=0.85)
 plt.show()
 big = r0["label_norm"][-1] > 0.5 * np.median(r0["label_norm"][-1])
