@@ -2,7 +2,8 @@
 
 One concern per module:
 
-* :mod:`icl_utils.config` -- validated parameters and the quick / paper profiles;
+* :mod:`icl_utils.config` -- validated run configurations (Part I) and the validators;
+* :mod:`icl_utils.profiles` -- the chapters' quick profiles (defaults) and the paper diff, with reasons;
 * :mod:`icl_utils.data` -- Part I prompt generators (IDR/IDI, tasks, prompts, OOD);
 * :mod:`icl_utils.model` -- the Eq. 7 transformer, fast and literal forms;
 * :mod:`icl_utils.training` -- one SGD trainer over an ensemble of models;
@@ -50,16 +51,17 @@ from . import (
     numerics,
     plotting,
     probes,
+    profiles,
     pruning,
     reasoning,
     stats,
     training,
     transitions,
 )
-from .config import ICLConfig, get_profile
-from .training import get_device, train_ensemble
-
-__version__ = "0.1.0"
+from ._version import __version__
+from .config import ICLConfig, get_device
+from .profiles import get_profile
+from .training import train_ensemble
 
 __all__ = [
     "baselines",
@@ -75,6 +77,7 @@ __all__ = [
     "export",
     "plotting",
     "probes",
+    "profiles",
     "pruning",
     "reasoning",
     "training",

@@ -21,8 +21,9 @@ import re
 import time
 from html.parser import HTMLParser
 
-from .config import PROFILE_NAMES
 from .plotting import FIGURE_FORMAT_ENV
+from .profiles import PROFILE_NAMES
+from .profiles import describe as describe_profiles
 
 __all__ = [
     "execute_chapter",
@@ -102,8 +103,8 @@ def execute_chapter(src: str, dst: str, profile: str = "quick", parameters: dict
         raise ValueError(f"parameter 'profile' = {profile!r} is invalid: allowed one of {list(PROFILE_NAMES)}")
     import shutil
 
-    from .config import get_profile
     from .export import DATA_ENV
+    from .profiles import get_profile
 
     params = {"profile": profile, **(parameters or {})}
     name = os.path.basename(src).removesuffix(".ipynb")
@@ -283,7 +284,7 @@ def write_pages(book_dir: str = "book") -> list[str]:
             f"Profile **{meta.get('profile', '?')}**; details and figures: {{doc}}`{name}` (section *Claims*).",
             "",
             *_data_links(book_dir, name),
-            "| theorem | claim | measured | holds | kind | figure |",
+            "| holds | theorem | claim | measured | kind | figure |",  # the verdict first: seen on a phone
             "| --- | --- | --- | --- | --- | --- |",
         ]
         for c in claims:
@@ -293,7 +294,7 @@ def write_pages(book_dir: str = "book") -> list[str]:
             kind = "required" if c["required"] else "reported"
             figure = f"{{numref}}`Fig. {{number}} <{c['figure']}>`" if c.get("figure") else ""
             body.append(
-                f"| {_cell(c['theorem'])} | {_cell(c['statement'])} | {_cell(c['measured'])} | {verdict} | {kind} "
+                f"| {verdict} | {_cell(c['theorem'])} | {_cell(c['statement'])} | {_cell(c['measured'])} | {kind} "
                 f"| {figure} |"
             )
         if not claims:
@@ -372,6 +373,19 @@ def write_pages(book_dir: str = "book") -> list[str]:
         "",
         f"Total execution time: {total:.0f} s. CPU: {', '.join(sorted(cpus)) or '?'}. "
         "Every chapter computes in float64, so that its printed numbers are the same on other CPUs.",
+        "",
+        "## The two profiles",
+        "",
+        "The quick profile is every chapter's defaults (`icl_utils/profiles.py`); the paper profile "
+        "changes only these values, each for the reason given. Any of them can be overridden for one "
+        "run: `papermill ... -p NAME VALUE`.",
+        "",
+        "| chapter | parameter | quick | paper | why |",
+        "| --- | --- | --- | --- | --- |",
+        *(
+            f"| {{doc}}`{chapter}` | `{name}` | {_cell(quick)} | {_cell(paper)} | {_cell(why)} |"
+            for chapter, name, quick, paper, why in describe_profiles()
+        ),
     ]
     written = []
     for fname, text in (("scoreboard.md", lines), ("status.md", status)):

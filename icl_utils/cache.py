@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._version import __version__
+
 __all__ = [
     "cache_dir",
     "entry_key",
@@ -132,8 +134,6 @@ def array_digest(*arrays) -> str:
 
 def entry_key(kind: str, config: dict) -> str:
     """Key of one result: experiment kind, configuration, package version, code digest."""
-    from . import __version__
-
     if not isinstance(kind, str) or not kind or any(c in kind for c in "/\\") or kind.startswith("."):
         raise ValueError(f"parameter 'kind' = {kind!r} is invalid: allowed a non-empty name without '/', '\\'")
     blob = json.dumps(

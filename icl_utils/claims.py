@@ -9,6 +9,7 @@ measured value and a printed verdict (every chapter ends with one).
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass, field
 
 __all__ = ["Claim", "Claims", "SourceRow", "MIME", "SOURCE_MIME"]
@@ -155,7 +156,7 @@ class Claims:
         """Show the "against the source" rows as a table (and hand them to the scoreboard);
         returns the table's Markdown."""
         lines = [
-            "| source | what the source shows | what we measure | verdict | why they differ |",
+            "| verdict | source | what the source shows | what we measure | why they differ |",
             "| --- | --- | --- | --- | --- |",
         ]
         for r in self.rows:
@@ -163,7 +164,7 @@ class Claims:
             verdict = "agree" if r.agrees else "**differ**"
             why = "" if r.agrees else r.why()
             lines.append(
-                f"| {_cell(r.source)}{fig} | {_cell(r.shows)} | {_cell(r.measured)} | {verdict} | {_cell(why)} |"
+                f"| {verdict} | {_cell(r.source)}{fig} | {_cell(r.shows)} | {_cell(r.measured)} | {_cell(why)} |"
             )
         table = "\n".join(lines)
         try:
@@ -210,14 +211,25 @@ class Claims:
         save_json("claims", self.to_json())
         for c in self.items:  # the verdict first, so that it is seen in a narrow output column
             tag = "" if c.required else " (reported, not required)"
-            print(f"{c.verdict:<3}  [{c.theorem}] {c.statement}{tag}\n     measured: {c.measured}")
+            print(_wrap(f"{c.verdict:<3}  [{c.theorem}] {c.statement}{tag}"))
+            print(_wrap(f"     measured: {c.measured}"))
             if c.why is not None and not c.holds:
-                print(f"     why: {c.why}")
+                print(_wrap(f"     why: {c.why}"))
         failed = [c for c in self.items if c.required and not c.holds]
         if failed:
             raise AssertionError(
                 "claims that the chapter's text relies on do not hold: " + "; ".join(c.statement for c in failed)
             )
+
+
+#: Width of the printed claims: the book's output column shows about this many characters
+#: of monospace text without a horizontal scroll bar.
+WIDTH = 88
+
+
+def _wrap(line: str) -> str:
+    """``line`` wrapped at :data:`WIDTH`, continuation lines indented under the text."""
+    return textwrap.fill(line, WIDTH, subsequent_indent=" " * 9, break_on_hyphens=False, break_long_words=False)
 
 
 def _cell(text) -> str:

@@ -21,7 +21,17 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from .config import check_float, check_generator, check_instance, check_int, check_list, check_memory, check_tensor
+from .config import (
+    check_float,
+    check_generator,
+    check_instance,
+    check_int,
+    check_list,
+    check_memory,
+    check_same_shape,
+    check_tensor,
+    get_device,
+)
 from .data import PromptIndices
 
 __all__ = ["Params", "init_params", "forward", "forward_indexed", "forward_literal", "attention", "hinge_loss"]
@@ -77,7 +87,7 @@ def init_params(d: int, m: int, qkv_init: float, o_init_std: float, generators, 
     W_O ~ N(0, o_init_std^2) (one generator per member), a = (+1/m, ..., -1/m)
     (first half +1/m, second half -1/m).  ``generators``: a non-empty list of
     ``torch.Generator``, one per ensemble member; ``device``: see
-    :func:`icl_utils.training.get_device` (None: the CPU)."""
+    :func:`icl_utils.config.get_device` (None: the CPU)."""
     check_int("d", d, 1, allowed="integers >= 1")
     check_int("m", m, 2, allowed="integers >= 2 (at least one neuron with a_i = +1/m and one with -1/m)")
     check_float("qkv_init", qkv_init, 0.0)
@@ -92,8 +102,6 @@ def init_params(d: int, m: int, qkv_init: float, o_init_std: float, generators, 
         [("d", d, 8 * len(generators) * 3 * 3 * d * d), ("m", m, 8 * len(generators) * 3 * m * d)], "the weights"
     )
     if device is not None:
-        from .training import get_device
-
         device = get_device(device)
     E = len(generators)
     eye = torch.eye(d).expand(E, d, d)
@@ -239,7 +247,5 @@ def forward_literal(params: Params, P: torch.Tensor) -> torch.Tensor:
 def hinge_loss(out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Eq. 8's per-prompt loss max(0, 1 - z F), averaged over prompts: shape (E,)."""
     if not isinstance(out, torch.Tensor) or not isinstance(z, torch.Tensor) or z.shape != out.shape:
-        from .probes import _check_same_shape
-
-        _check_same_shape("z", z, out)
+        check_same_shape("z", z, out)
     return torch.clamp(1.0 - z * out, min=0.0).mean(-1)

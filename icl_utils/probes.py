@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import check_instance, check_tensor
+from .config import check_instance, check_same_shape, check_tensor
 from .data import PromptIndices
 from .model import Params, attention, forward
 
@@ -36,23 +36,9 @@ def classification_error(out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     F = 0 counts as an error, and so does a non-finite F (NaN or +-inf, the output
     of a diverged model): only a finite output of the right sign is right.
     """
-    _check_same_shape("z", z, out)
+    check_same_shape("z", z, out)
     right = (out * z > 0) & torch.isfinite(out)
     return (~right).float().mean(-1)
-
-
-def _check_same_shape(name, t, ref) -> None:
-    """``t`` must broadcast to ``ref``'s shape without changing it."""
-    if isinstance(t, torch.Tensor) and isinstance(ref, torch.Tensor) and t.shape == ref.shape:
-        return
-    check_tensor("out" if name != "out" else "ref", ref)
-    check_tensor(name, t)
-    try:
-        ok = torch.broadcast_shapes(t.shape, ref.shape) == ref.shape
-    except RuntimeError:
-        ok = False
-    if not ok:
-        raise ValueError(f"parameter {name!r} has shape {tuple(t.shape)}: allowed the shape {tuple(ref.shape)}")
 
 
 #: Proposition 1 sends the attention on the columns without the query's pattern to 0; the chapters'

@@ -134,8 +134,8 @@ def test_scoreboard_is_filled_from_the_claims_outputs(tmp_path):
     write_pages(str(tmp_path))
     board = (tmp_path / "scoreboard.md").read_text()
     assert "**1 of 3 claims hold.**" in board and "profile: **quick**" in board
-    assert "| Thm 9 | error falls | 0.010 | ✔ yes | required | {numref}`Fig. {number} <fig-x-error>` |" in board
-    assert "| Thm 9 | slope matches | -1.0 | ✘ **no** | reported |  |" in board
+    assert "| ✔ yes | Thm 9 | error falls | 0.010 | required | {numref}`Fig. {number} <fig-x-error>` |" in board
+    assert "| ✘ **no** | Thm 9 | slope matches | -1.0 | reported |  |" in board
     # the tally (required hold/fail, reported hold/fail) and the disagreement box
     assert "| {doc}`09_x` | 1 | 0 | 0 | 2 |" in board
     # the box lists the differing rows of the chapter's source table, linked to it, with their reason;
@@ -207,8 +207,8 @@ def test_source_rows_agree_exactly_when_their_claims_hold():
     with pytest.raises(ValueError, match="no claim of 'Prop 1'"):
         claims.find("Prop 1", "plateau")
     table = claims.source_table()
-    assert "| A-9 | attention near 1 | 0.99 | agree |  |" in table
-    assert "| A-12 | a plateau | no plateau | **differ** | the model is one layer |" in table
+    assert "| agree | A-9 | attention near 1 | 0.99 |  |" in table
+    assert "| **differ** | A-12 | a plateau | no plateau | the model is one layer |" in table
     assert [r["agrees"] for r in (r.to_json() for r in claims.rows)] == [True, False, False]
 
 
@@ -225,3 +225,16 @@ def test_source_rows_reject_unexplained_differences_and_foreign_claims():
         claims.against_source("A-1", " ", "1", [bad], reason="r")
     with pytest.raises(ValueError, match="'figure'"):
         claims.against_source("A-1", "x", "1", [bad], figure="Figure 1", reason="r")
+
+
+def test_printed_claims_fit_the_output_column(capsys):
+    from icl_utils.claims import WIDTH
+
+    claims = Claims()
+    long = "a statement " * 20
+    claims.check("Thm 9", long, "0.1, " * 30, False, required=False, why="a reason " * 15)
+    claims.report()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 3 and all(len(line) <= WIDTH for line in lines)
+    assert lines[0].startswith("no   [Thm 9] a statement") and lines[1].startswith(" " * 9 + "statement")
+    assert " ".join(line.strip() for line in lines).count("a statement") == 20  # nothing lost

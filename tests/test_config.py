@@ -1,7 +1,8 @@
 import pytest
 
 import icl_utils as icl
-from icl_utils.config import ICLConfig, get_profile
+from icl_utils.config import ICLConfig
+from icl_utils.profiles import get_profile
 
 
 def test_defaults_are_valid():
@@ -123,7 +124,7 @@ def test_every_chapter_profile_validates(chapter, kwargs, name):
 
 
 def test_profile_base_must_have_the_right_type():
-    from icl_utils.config import CoTProfile, PruningProfile
+    from icl_utils.profiles import CoTProfile, PruningProfile
 
     with pytest.raises(ValueError, match="'base'"):
         CoTProfile(name="x", base=ICLConfig(), n_seeds=1)
@@ -139,3 +140,25 @@ def test_every_run_config_names_an_unknown_field_in_replace():
         with pytest.raises(ValueError, match=f"unknown {type(cfg).__name__} parameter.*'alpah'"):
             cfg.replace(alpah=0.3)
         assert type(cfg)(**cfg.to_dict()) == cfg
+
+
+def test_the_paper_profile_is_a_diff_with_a_reason_per_value():
+    from dataclasses import fields
+
+    from icl_utils import profiles
+
+    for chapter, diff in profiles.PAPER.items():
+        cls = profiles._CLASSES[chapter]
+        defaults = {f.name: f.default for f in fields(cls)}
+        quick, paper = get_profile(chapter, "quick"), get_profile(chapter, "paper")
+        for name, (value, reason) in diff.items():
+            assert name in defaults and name != "name", (chapter, name)
+            assert value != defaults[name], f"{chapter}.{name}: the paper value equals the quick default"
+            assert isinstance(reason, str) and len(reason.split()) >= 3, (chapter, name)
+            assert getattr(paper, name) == value and getattr(quick, name) == defaults[name]
+        same = [f.name for f in fields(cls) if f.name not in diff and f.name != "name"]
+        assert all(getattr(paper, n) == getattr(quick, n) for n in same)  # nothing else changes
+    rows = profiles.describe()
+    assert len(rows) == sum(len(d) for d in profiles.PAPER.values())
+    assert ("01_in_domain", "n_seeds", "5", "10") == rows[1][:4]
+    assert rows[0][2:4] == ("ICLConfig(T=400, record_every=10)", "ICLConfig(T=1500, n_eval=4000, record_every=10)")

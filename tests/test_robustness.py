@@ -20,7 +20,8 @@ import icl_utils as icl
 from icl_utils import cache, cot, data, experiments, model, probes, pruning, training, transitions
 from icl_utils import reasoning as R
 from icl_utils.baselines import knn_predict, make_learner, predict_prompts
-from icl_utils.config import ICLConfig, InDomainProfile, TestConfig, get_profile
+from icl_utils.config import ICLConfig, TestConfig
+from icl_utils.profiles import InDomainProfile, get_profile
 
 NAN, INF = float("nan"), float("inf")
 TINY = ICLConfig(T=2, record_every=1, n_eval=8, B=2, l_tr=2, l_ts=2, m=4)

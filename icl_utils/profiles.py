@@ -1,0 +1,402 @@
+"""The chapters' parameter profiles, as data: ``quick`` and ``paper``.
+
+A profile is a frozen dataclass per chapter whose **defaults are the quick profile** (a
+chapter runs in about a minute or two on two CPU cores).  The **paper profile** is the short
+diff :data:`PAPER`: every field that changes, its paper value and the reason for it.
+:func:`get_profile` builds either, with any field (or any field of the chapter's base run
+configuration) overridden by name; :func:`describe` lists the diff as a table for the book.
+
+This module sits above both parts of the package: it imports the run configurations of
+Part I (:mod:`icl_utils.config`) and Part II (:mod:`icl_utils.reasoning`); nothing below
+imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from .config import (
+    ICLConfig,
+    _article,
+    _fail,
+    _Fields,
+    _short,
+    check_choice,
+    check_float,
+    check_int,
+    check_list,
+)
+from .reasoning import CoTConfig
+
+__all__ = [
+    "InDomainProfile",
+    "OODProfile",
+    "PruningProfile",
+    "CoTProfile",
+    "PROFILE_NAMES",
+    "PAPER",
+    "get_profile",
+    "describe",
+]
+
+PROFILE_NAMES = ("quick", "paper")
+
+#: Chapter 1's reference run at the quick profile; chapters 2 and 3 test the same models.
+QUICK_REFERENCE_RUN = ICLConfig(T=400, n_eval=1000, record_every=10)
+#: ... and at the paper profile (150 recorded points draw A-8..A-11).
+PAPER_REFERENCE_RUN = ICLConfig(T=1500, n_eval=4000, record_every=10)
+
+
+def _tuple_of(name, values, check):
+    """A non-empty sweep, every element validated (and converted) by ``check``."""
+    return check_list(name, values, check)
+
+
+def _frac(name, value):
+    """A fraction in (0, 1] (alpha, alpha', tau, task fractions)."""
+    return check_float(name, value, 0.0, 1.0, lo_open=True)
+
+
+def _rate(name, value):
+    """A rate in [0, 1) (pruning rates)."""
+    return check_float(name, value, 0.0, 1.0, hi_open=True)
+
+
+def _positive(name, value):
+    return check_float(name, value, 0.0, lo_open=True, allowed="finite numbers > 0")
+
+
+def _length(name, value):
+    return check_int(name, value, 1, allowed="integers >= 1")
+
+
+class _ChapterProfile(_Fields):
+    """What every chapter profile shares: a validated ``base`` run, ``n_seeds`` seeds,
+    tuple-valued sweeps checked element by element, and the run configurations'
+    ``replace`` / ``to_dict``."""
+
+    def _check_common(self, base_type) -> None:
+        if not isinstance(self.base, base_type):
+            cls = base_type.__name__
+            raise ValueError(f"parameter 'base' = {_short(self.base)} is invalid: allowed {_article(cls)} {cls}")
+        self._check("n_seeds", check_int, 1, allowed="integers >= 1")
+
+    def _check_tuples(self, **checks) -> None:
+        for name, check in checks.items():
+            self._check(name, _tuple_of, check)
+
+    @property
+    def seeds(self) -> tuple:
+        return tuple(range(self.n_seeds))
+
+
+@dataclass(frozen=True)
+class InDomainProfile(_ChapterProfile):
+    """Parameters of chapter 1 (Theorem 1, Propositions 1-2).
+
+    ``base`` is the reference run; ``n_seeds`` independent seeds are trained
+    for every point of every sweep.  Sweeps: the task fraction
+    (``fractions``), the training prompt length (``lengths`` x
+    ``alphas_length``, trained ``T_length`` steps and tested at length
+    ``l_ts_length``) and the iterations needed to reach ``target_error`` above
+    the test prompts' guessing floor on unseen tasks (``alphas_speed``, at most
+    ``T_speed`` steps, measured every ``record_every_speed`` steps at test length
+    ``l_ts_length`` on ``n_eval_speed`` prompts).  The other sweeps measure their
+    final errors on ``n_eval_sweep`` prompts.
+    """
+
+    name: str
+    base: ICLConfig = QUICK_REFERENCE_RUN
+    n_seeds: int = 5  # five models: claims are medians / counts over seeds, not one chaotic run
+    fractions: tuple = (0.2, 0.4, 0.6, 0.8)
+    alphas_length: tuple = (0.2, 0.4, 0.8)
+    lengths: tuple = (1, 2, 3, 5, 8, 13, 20)
+    # at T = 400, 1 or 2 of 5 seeds at alpha = 0.2 had not left the initial plateau; at 800 all had
+    T_length: int = 800
+    l_ts_length: int = 40
+    alphas_speed: tuple = (0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+    target_error: float = 0.02
+    # the slowest seed (alpha = 0.2 at the paper profile) reached the target by t = 250 when trained
+    # for 1500 steps; 600 keeps a margin of 2.4x
+    T_speed: int = 600
+    record_every_speed: int = 5
+    n_eval_sweep: int = 500  # error resolution 0.002, a tenth of eps
+    # evaluated every 5 steps, the speed sweep's test prompts cost 6x its training at 2000 prompts;
+    # 500 resolve 0.002, a tenth of eps
+    n_eval_speed: int = 500
+
+    def __post_init__(self):
+        self._check_common(ICLConfig)
+        self._check_tuples(fractions=_frac, alphas_length=_frac, lengths=_length, alphas_speed=_frac)
+        for name in ("T_length", "l_ts_length", "T_speed", "record_every_speed", "n_eval_sweep", "n_eval_speed"):
+            self._check(name, _length)
+        self._check("target_error", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
+
+
+@dataclass(frozen=True)
+class OODProfile(_ChapterProfile):
+    """Parameters of chapter 2 (Theorem 2, figures A-12, A-13, A-27, A-28).
+
+    ``base`` is the trained model (chapter 1's reference run), ``n_seeds``
+    seeds of it.  A-12: OOD error against test length ``lengths`` for every
+    coefficient sum in ``S1s``; A-13: in-domain and OOD (``S1_alpha``) error
+    against ``lengths`` for every alpha' in ``alphas_test``; both on
+    ``n_eval`` prompts per model.  Mechanism: attention on ODR prompts of
+    length ``l_mech`` over training, recorded every ``record_every_mech``
+    iterations.  A-27/28: ICL against classical learners at test lengths
+    ``lengths_baseline`` and alpha' in ``alphas_baseline`` on
+    ``n_eval_baseline`` prompts per model.
+    """
+
+    name: str
+    base: ICLConfig = QUICK_REFERENCE_RUN  # chapter 1's quick reference run (shared cache)
+    n_seeds: int = 5
+    S1s: tuple = (0.5, 0.7, 0.9, 1.1, 1.3)
+    lengths: tuple = (1, 2, 3, 5, 8, 13, 20, 30, 50)
+    n_eval: int = 1000
+    alphas_test: tuple = (0.6, 0.8, 0.9, 1.0)
+    S1_alpha: float = 1.1
+    l_mech: int = 20
+    record_every_mech: int = 20
+    lengths_baseline: tuple = (6, 8, 10, 14, 20)
+    alphas_baseline: tuple = (0.8, 0.6)
+    n_eval_baseline: int = 150
+    target_error: float = 0.02
+
+    def __post_init__(self):
+        self._check_common(ICLConfig)
+        self._check_tuples(
+            S1s=_positive, lengths=_length, alphas_test=_frac, lengths_baseline=_length, alphas_baseline=_frac
+        )
+        self._check("S1_alpha", _positive)
+        for name in ("n_eval", "l_mech", "record_every_mech", "n_eval_baseline"):
+            self._check(name, _length)
+        self._check("target_error", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
+
+
+@dataclass(frozen=True)
+class PruningProfile(_ChapterProfile):
+    """Parameters of chapter 3 (Theorem 3, figures A-14, A-15).
+
+    The pruned models are ``n_seeds`` seeds of ``base`` (chapter 1's reference
+    run).  A neuron is *large* when its W_O row norm exceeds ``grown_factor``
+    times the expected norm of an untrained row, *small* otherwise.  Pruning
+    rates ``rates``; random pruning averaged over ``n_random`` draws; test
+    prompts of length ``l_ts`` with ``alpha_test`` (A-14) and each of
+    ``alphas_test`` (A-15), ``n_eval`` per model, in domain and out of domain
+    with coefficient sum ``S1``.  The Omega(R) sweep removes the fractions
+    ``fractions_large`` of the large neurons.  Inference is timed on
+    ``n_timing`` prompts, best of ``timing_repeats``.
+    """
+
+    name: str
+    base: ICLConfig = QUICK_REFERENCE_RUN  # chapter 1's quick reference run (shared cache)
+    n_seeds: int = 5
+    grown_factor: float = 2.0  # small = within 2x an untrained row's norm (~7 standard deviations above it)
+    rates: tuple = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+    n_random: int = 20
+    alpha_test: float = 0.6
+    alphas_test: tuple = (0.6, 0.8, 1.0)
+    l_ts: int = 8  # short test prompts: the unpruned error (~0.04) is measurable, not 0 as at l_ts = 20
+    n_eval: int = 1000
+    S1: float = 1.1
+    fractions_large: tuple = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    n_timing: int = 20000
+    timing_repeats: int = 5
+
+    def __post_init__(self):
+        self._check_common(ICLConfig)
+        self._check_tuples(rates=_rate, alphas_test=_frac, fractions_large=_rate)
+        self._check("alpha_test", _frac)
+        self._check("S1", _positive)
+        self._check("grown_factor", check_float, 1.0, lo_open=True, allowed="finite numbers > 1")
+        for name in ("n_random", "l_ts", "n_eval", "n_timing", "timing_repeats"):
+            self._check(name, _length)
+
+
+@dataclass(frozen=True)
+class CoTProfile(_ChapterProfile):
+    """Parameters of chapter 4 (Theorems 4-6 of [LLCCW25], figures B-17 to B-20).
+
+    ``base`` (an :class:`icl_utils.reasoning.CoTConfig`) is trained for every
+    alpha in ``alphas_train`` (each above 1/M) and ``n_seeds`` seeds; the
+    models trained with ``alpha_main`` are tested.  Theorem 4's iteration count
+    is the number of steps to a training loss of ``loss_target``; the final loss
+    is compared with ``eps``.  Below 1/M: ``alpha_below`` (between
+    1/``M_contrast`` and 1/M) is trained ``T_below`` steps with M patterns and
+    with ``M_contrast`` patterns.  Tests use TSR patterns (``tsr_mix``),
+    ``n_tasks`` random tasks with noisy examples, ``n_per_task`` prompts each
+    (drawn per seed), at every length in ``lengths``.  B-17: alpha' in
+    ``alphas_test`` at tau^f = ``tau_main``; B-18: tau^f in ``taus`` at alpha' =
+    ``alpha_test_main``; B-19: tau^f = ``tau_c1`` with and without Condition 1.
+    """
+
+    name: str
+    # 6 alphas above 1/M = 0.25 (0.3 to 1: Theorem 4's exponent is fitted on them) x 5 seeds; T = 400
+    # (the slowest, alpha = 0.3, reaches a loss of 0.01 by about 210); T_below = 2 T
+    base: CoTConfig = CoTConfig(T=400, record_every=20, n_eval=300)
+    n_seeds: int = 5
+    alphas_train: tuple = (0.3, 0.4, 0.5, 0.65, 0.8, 1.0)
+    alpha_main: float = 0.5
+    loss_target: float = 0.05
+    eps: float = 0.01
+    alpha_below: float = 0.2
+    M_contrast: int = 8
+    T_below: int = 800
+    alphas_test: tuple = (0.4, 0.6, 0.8, 1.0)
+    taus: tuple = (0.4, 0.5, 0.6, 0.7)
+    tau_main: float = 0.6
+    alpha_test_main: float = 0.8
+    tau_c1: float = 0.36
+    lengths: tuple = (1, 2, 3, 5, 7, 10, 14, 20, 30, 40, 70, 100)
+    n_tasks: int = 6
+    n_per_task: int = 100
+    tsr_mix: float = 0.3
+    target_error: float = 0.05
+
+    def __post_init__(self):
+        self._check_common(CoTConfig)
+        self._check_tuples(alphas_train=_frac, alphas_test=_frac, taus=_frac, lengths=_length)
+        for name in ("alpha_main", "tau_main", "alpha_test_main", "tau_c1", "alpha_below"):
+            self._check(name, _frac)
+        M = self.base.M
+        low = [a for a in self.alphas_train if a <= 1 / M]
+        if low:
+            raise ValueError(
+                f"parameter 'alphas_train' = {self.alphas_train} is invalid: allowed values above 1/M = {1 / M:.3g} "
+                "(below it SGD finds another solution; chapter 4 trains alpha_below for that)"
+            )
+        if self.alpha_main not in self.alphas_train:
+            raise ValueError(f"parameter 'alpha_main' = {self.alpha_main} is invalid: allowed one of alphas_train")
+        self._check("M_contrast", check_int, M + 1, allowed=f"integers > M = {M}")
+        if not 1 / self.M_contrast < self.alpha_below < 1 / M:
+            between = f"a value between 1/M_contrast = {1 / self.M_contrast:.3g} and 1/M = {1 / M:.3g}"
+            _fail("alpha_below", self.alpha_below, between)
+        self._check("T_below", _length)
+        self._check("n_tasks", _length)
+        self._check("n_per_task", _length)
+        self._check("tsr_mix", check_float, 0.0, 1.0, hi_open=True)
+        for name in ("target_error", "loss_target", "eps"):
+            self._check(name, check_float, 0.0, 0.5, lo_open=True, hi_open=True)
+
+
+#: The paper profile: per chapter, every field that differs from the quick defaults, as
+#: ``field: (paper value, reason)``.
+PAPER = {
+    "01_in_domain": {
+        "base": (PAPER_REFERENCE_RUN, "T = 1500 and 4000 test prompts: 150 recorded points draw A-8..A-11"),
+        "n_seeds": (10, "medians and bootstrap intervals that one run cannot move"),
+        "alphas_length": ((0.1, 0.2, 0.4, 0.8), "alpha = 0.1 adds a point where 1/alpha = 10"),
+        "lengths": ((1, 2, 3, 4, 5, 7, 10, 13, 16, 20, 25, 30), "a finer grid around every 1/alpha"),
+        "T_length": (2000, "alpha = 0.1 leaves the plateau later (Theorem 1: T grows as alpha shrinks)"),
+        "l_ts_length": (60, "guessing floor (1 - alpha'/2)^l_ts / 2 = 0.023 at alpha' = 0.1, below 0.001 from 0.2"),
+        "alphas_speed": ((0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0), "a wider range of alpha to fit"),
+        "n_eval_sweep": (2000, "error resolution 0.0005 per seed (final errors only: cheap)"),
+    },
+    "02_out_of_domain": {
+        "base": (PAPER_REFERENCE_RUN, "chapter 1's paper reference runs (shared cache)"),
+        "n_seeds": (10, "as chapter 1"),
+        "S1s": ((0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.3, 1.6, 2.0), "a finer scan around S1 = 1"),
+        "lengths": ((1, 2, 3, 4, 5, 7, 10, 13, 16, 20, 25, 30, 40, 50, 70, 100), "out to l_ts = 100"),
+        "n_eval": (4000, "error resolution 0.00025 per model"),
+        "alphas_test": ((0.4, 0.6, 0.8, 0.9, 1.0), "a smaller alpha' too"),
+        "record_every_mech": (50, "30 points over T = 1500; every 10 steps made this figure alone 4.7 minutes"),
+        "lengths_baseline": ((6, 8, 10, 12, 14, 16, 18, 20), "every second length from 6 to 20"),
+        "n_eval_baseline": (500, "5000 prompts per point over 10 seeds: separates ICL from 1-NN"),
+    },
+    "03_pruning": {
+        "base": (PAPER_REFERENCE_RUN, "chapter 1's paper reference runs (shared cache)"),
+        "n_seeds": (10, "more models for the bootstrap intervals over seeds"),
+        "rates": (tuple(round(0.025 * i, 3) for i in range(17)), "A-14/A-15 at 2.5 % steps (one neuron at m = 40)"),
+        "n_random": (100, "random pruning: more draws per rate (cheap: no forward pass per draw)"),
+        "n_eval": (4000, "4x the prompts: the error's standard error halves"),
+        "fractions_large": (
+            tuple(round(0.05 * i, 2) for i in range(19)),
+            "Omega(R) sweep at 5 % steps up to 0.9: each sign keeps a large neuron",
+        ),
+        "timing_repeats": (10, "best of 10: steadier time ratios"),
+    },
+    "04_cot_vs_icl": {
+        "base": (
+            CoTConfig(T=1000, record_every=20, n_eval=500),
+            "T = 1000, five times what the slowest alpha (0.3) needs to reach a loss of 0.01; 500 probe "
+            "prompts every 20 steps (B-20's claim compares t = 60 with t = 160)",
+        ),
+        "n_seeds": (10, "tighter bootstrap intervals for both fitted exponents"),
+        "alphas_train": ((0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0), "10 points above 1/M for the fit"),
+        "T_below": (2000, "alpha = 0.2 trained twice the main budget: the stuck loss is not a matter of time"),
+        "lengths": (
+            (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 25, 30, 40, 55, 70, 100),
+            "finer near the needed lengths",
+        ),
+        "n_tasks": (12, "more test tasks (each with its own transition matrices)"),
+        "n_per_task": (200, "2400 prompts per seed and length: an error of 0.05 is 120 wrong prompts"),
+    },
+}
+
+_CLASSES = {
+    "01_in_domain": InDomainProfile,
+    "02_out_of_domain": OODProfile,
+    "03_pruning": PruningProfile,
+    "04_cot_vs_icl": CoTProfile,
+}
+
+
+def get_profile(chapter: str, profile: str = "quick", **overrides):
+    """The validated parameter profile of a chapter.
+
+    ``profile`` is ``"quick"`` (the class defaults: a chapter runs in about a minute
+    or two on two CPU cores) or ``"paper"`` (the defaults changed by :data:`PAPER`).
+    ``overrides`` replace single fields; ``None`` values are ignored so that a
+    notebook's parameters cell can pass its optional overrides straight through.
+    Fields of the base run configuration may be overridden by name too (e.g.
+    ``lr=5.0``); an unknown name is an error that names it.
+    """
+    check_choice("chapter", chapter, sorted(_CLASSES))
+    check_choice("profile", profile, PROFILE_NAMES)
+    cls = _CLASSES[chapter]
+    values = {k: v for k, (v, _) in PAPER[chapter].items()} if profile == "paper" else {}
+    base = values.get("base", _default(cls, "base"))
+    base_fields = {f.name for f in fields(type(base))}
+    own_fields = {f.name for f in fields(cls)}
+    base_changes = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in own_fields and key != "name":
+            values[key] = value
+        elif key in base_fields:
+            base_changes[key] = value
+        else:
+            allowed = sorted((own_fields | base_fields) - {"name", "base"})
+            raise ValueError(f"parameter {key!r} is unknown for chapter {chapter!r}: allowed {allowed}")
+    if base_changes:
+        values["base"] = values.get("base", base).replace(**base_changes)
+    return cls(name=profile, **values)
+
+
+def _default(cls, name):
+    return next(f.default for f in fields(cls) if f.name == name)
+
+
+def _show(value) -> str:
+    if isinstance(value, (ICLConfig, CoTConfig)):
+        default = type(value)()
+        changed = [
+            f"{f.name}={getattr(value, f.name)}"
+            for f in fields(value)
+            if getattr(value, f.name) != getattr(default, f.name)
+        ]
+        return f"{type(value).__name__}({', '.join(changed)})"
+    if isinstance(value, tuple) and len(value) > 8:
+        return f"{len(value)} values, {value[0]} to {value[-1]}"
+    return str(value)
+
+
+def describe() -> list[tuple]:
+    """The paper profile as rows ``(chapter, field, quick value, paper value, reason)``."""
+    return [
+        (chapter, name, _show(_default(_CLASSES[chapter], name)), _show(value), reason)
+        for chapter, diff in PAPER.items()
+        for name, (value, reason) in diff.items()
+    ]
