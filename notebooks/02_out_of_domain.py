@@ -106,6 +106,10 @@ print(
 # $\alpha'=\alpha$ at every length $l_{ts}$ and every $S_1$. Errors are plotted on a
 # log scale: a point at the bottom edge means no error on any of the test prompts
 # (below the resolution $1/n$ marked by the dotted line).
+#
+# The source's A-12 was measured on GPT-2, not on this one-layer model: there the
+# $S_1<1$ curves stay visibly above the $S_1\ge1$ curves at every length up to 20.
+# *Against the source* (end of the chapter) says whether that holds here.
 
 # %%
 tests_S1 = [
