@@ -21,6 +21,7 @@ import re
 import time
 from html.parser import HTMLParser
 
+from .claims import MIME, SOURCE_MIME
 from .plotting import FIGURE_FORMAT_ENV
 from .profiles import PROFILE_NAMES
 from .profiles import describe as describe_profiles
@@ -199,25 +200,13 @@ def _title(nb) -> str:
     return "untitled"
 
 
-def _claims_of(nb) -> list:
-    from .claims import MIME
-
+def _displayed(nb, mime: str) -> list:
+    """The items a chapter displayed under ``mime`` (its claims, its source rows), in order."""
     out = []
     for cell in nb.cells:
         for o in cell.get("outputs", []):
-            if o.get("output_type") == "display_data" and MIME in o.get("data", {}):
-                out.extend(o["data"][MIME])
-    return out
-
-
-def _source_rows_of(nb) -> list:
-    from .claims import SOURCE_MIME
-
-    out = []
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            if o.get("output_type") == "display_data" and SOURCE_MIME in o.get("data", {}):
-                out.extend(o["data"][SOURCE_MIME])
+            if o.get("output_type") == "display_data" and mime in o.get("data", {}):
+                out.extend(o["data"][mime])
     return out
 
 
@@ -252,7 +241,7 @@ def write_pages(book_dir: str = "book") -> list[str]:
     ]
     disagree, other = [], []
     for name, nb in chapters:
-        claims = _claims_of(nb)
+        claims = _displayed(nb, MIME)
         meta = nb.metadata.get("icl_book", {})
         counts = [
             sum(c["required"] == req and c["holds"] == ok for c in claims)
@@ -260,7 +249,7 @@ def write_pages(book_dir: str = "book") -> list[str]:
             for ok in (True, False)
         ]
         tally.append(f"| {{doc}}`{name}` | " + " | ".join(str(n) for n in counts) + " |")
-        rows = _source_rows_of(nb)
+        rows = _displayed(nb, SOURCE_MIME)
         covered = {s for r in rows if not r["agrees"] for s in r["claims"]}
         for r in rows:
             if not r["agrees"]:
