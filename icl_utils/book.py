@@ -22,6 +22,7 @@ import time
 from html.parser import HTMLParser
 
 from .claims import MIME, SOURCE_MIME
+from .claims import table_cell as _cell
 from .plotting import FIGURE_FORMAT_ENV
 from .profiles import PROFILE_NAMES
 from .profiles import describe as describe_profiles
@@ -213,10 +214,6 @@ def _displayed(nb, mime: str) -> list:
 def source_label(name: str) -> str:
     """The label of chapter ``name``'s "against the source" section (the chapter sets it)."""
     return f"against-source-{name}"
-
-
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _data_links(book_dir: str, name: str) -> list[str]:

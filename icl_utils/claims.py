@@ -164,7 +164,8 @@ class Claims:
             verdict = "agree" if r.agrees else "**differ**"
             why = "" if r.agrees else r.why()
             lines.append(
-                f"| {verdict} | {_cell(r.source)}{fig} | {_cell(r.shows)} | {_cell(r.measured)} | {_cell(why)} |"
+                f"| {verdict} | {table_cell(r.source)}{fig} | {table_cell(r.shows)} "
+                f"| {table_cell(r.measured)} | {table_cell(why)} |"
             )
         table = "\n".join(lines)
         try:
@@ -232,5 +233,6 @@ def _wrap(line: str) -> str:
     return textwrap.fill(line, WIDTH, subsequent_indent=" " * 9, break_on_hyphens=False, break_long_words=False)
 
 
-def _cell(text) -> str:
+def table_cell(text) -> str:
+    """``text`` as one cell of a Markdown table: pipes escaped, line breaks as spaces."""
     return str(text).replace("|", "\\|").replace("\n", " ")
