@@ -7,6 +7,7 @@ One concern per module:
 * :mod:`icl_utils.data` -- Part I prompt generators (IDR/IDI, tasks, prompts, OOD);
 * :mod:`icl_utils.model` -- the Eq. 7 transformer, fast and literal forms;
 * :mod:`icl_utils.training` -- one SGD trainer over an ensemble of models;
+* :mod:`icl_utils.gpt2` -- GPT-2 on Part I prompts (chapter 5): the batched model, its Adam trainer, probes;
 * :mod:`icl_utils.probes` -- error, attention and W_O W_V measurements;
 * :mod:`icl_utils.pruning` -- magnitude, random and largest-first neuron pruning;
 * :mod:`icl_utils.transitions` -- Part II noisy-step transition matrices, tau^f, tau_o^f, Condition 1;
@@ -47,6 +48,7 @@ from . import (
     data,
     experiments,
     export,
+    gpt2,
     model,
     numerics,
     plotting,
@@ -71,6 +73,7 @@ __all__ = [
     "cot",
     "data",
     "experiments",
+    "gpt2",
     "model",
     "numerics",
     "stats",

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from . import cache as _cache
+from . import gpt2
 from .baselines import LEARNERS, make_learner, predict_prompts
 from .config import (
     ICLConfig,
@@ -34,16 +35,23 @@ from .config import (
     check_instance,
     check_int,
     check_list,
-    check_memory,
-    largest,
 )
-from .data import PromptIndices, all_tasks, make_generator, make_ood_world, sample_prompt_indices
+from .data import PromptIndices
+from .gpt2 import GPT2RunConfig
 from .model import Params, forward_indexed, hinge_loss
 from .probes import attention_concentration, classification_error
-from .training import SHAPE_FIELDS, DivergenceError, check_run_size, get_device, setup_member, train_ensemble
+from .training import (
+    SHAPE_FIELDS,
+    DivergenceError,
+    check_run_size,
+    get_device,
+    test_prompts,
+    train_ensemble,
+)
 
-#: Cache namespace of :func:`train_runs` results.
+#: Cache namespaces of :func:`train_runs` results (Eq. 7 models, GPT-2 models).
 KIND_TRAIN = "train_runs"
+KIND_TRAIN_GPT2 = "train_runs_gpt2"
 
 __all__ = [
     "train_runs",
@@ -68,16 +76,16 @@ def grid(base: ICLConfig, seeds, **sweeps) -> list[ICLConfig]:
     Cartesian product of the values (in the given order), seeds innermost.
     ``seeds`` and every sweep are non-empty lists (NumPy arrays too).
     """
-    check_instance("base", base, ICLConfig)
+    check_instance("base", base, (ICLConfig, GPT2RunConfig))
     seeds = check_list(
         "seeds", seeds, lambda _, s: check_int("seed", s, 0, allowed="integers >= 0"), "a non-empty list of seeds"
     )
     if "seed" in sweeps:
         raise ValueError("parameter 'seed' cannot be swept by name: pass the seeds as 'seeds'")
-    known = {f.name for f in dataclasses.fields(ICLConfig)}
+    known = {f.name for f in dataclasses.fields(base)}
     for name in sweeps:
         if name not in known:
-            raise ValueError(f"unknown ICLConfig parameter(s) [{name!r}]: allowed {sorted(known)}")
+            raise ValueError(f"unknown {type(base).__name__} parameter(s) [{name!r}]: allowed {sorted(known)}")
     names = list(sweeps)
     values = [check_list(n, sweeps[n], what="a non-empty list of values") for n in names]
     out = []
@@ -97,10 +105,12 @@ def train_runs(
     snapshots: bool = False,
     probes: bool = True,
 ) -> list[dict]:
-    """Train every configuration and return its results, in input order.
+    """Train every configuration -- :class:`~icl_utils.config.ICLConfig` (the Eq. 7 model) or
+    :class:`~icl_utils.gpt2.GPT2RunConfig` (GPT-2, chapter 5) -- and return its results, in input order.
 
     Configurations already in the result cache (:mod:`icl_utils.cache`) are
-    loaded, not trained.  The others are grouped by :data:`SHAPE_FIELDS` and
+    loaded, not trained.  The others are grouped by :data:`SHAPE_FIELDS` (GPT-2:
+    :data:`icl_utils.gpt2.SHAPE_FIELDS` and ``lr``) and
     trained as ensembles of at most ``max_ensemble`` models; each model's
     results are stored as soon as its ensemble finishes, so an interrupted
     sweep resumes with the configurations that are still missing.  With
@@ -108,12 +118,21 @@ def train_runs(
     iteration; with ``probes=False`` only the errors and losses are recorded
     (see :func:`icl_utils.training.train_ensemble`).
     """
-    configs = check_configs(configs, ICLConfig)
+    if hasattr(configs, "__iter__") and not isinstance(configs, (str, bytes, dict)):
+        configs = list(configs)
+    gpt = isinstance(configs, list) and bool(configs) and isinstance(configs[0], GPT2RunConfig)
+    configs = check_configs(configs, GPT2RunConfig if gpt else ICLConfig)
     check_int("max_ensemble", max_ensemble, 1, allowed="integers >= 1")
     cache, snapshots = check_bool("cache", cache), check_bool("snapshots", snapshots)
     probes = check_bool("probes", probes)
     device = get_device(device)
-    kind = KIND_TRAIN + ("+snapshots" if snapshots else "") + ("" if probes else "+errors")
+    if gpt:
+        if snapshots or not probes:
+            raise ValueError("parameters 'snapshots' and 'probes': GPT-2 runs always record their probes, no snapshots")
+        kind, shape_fields = KIND_TRAIN_GPT2, (*gpt2.SHAPE_FIELDS, "lr")  # one Adam per ensemble: one lr
+    else:
+        kind = KIND_TRAIN + ("+snapshots" if snapshots else "") + ("" if probes else "+errors")
+        shape_fields = SHAPE_FIELDS
     results: list = [None] * len(configs)
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
@@ -121,15 +140,20 @@ def train_runs(
         if hit is not None:
             results[i] = hit
         else:
-            groups.setdefault(tuple(getattr(c, f) for f in SHAPE_FIELDS), []).append(i)
+            groups.setdefault(tuple(getattr(c, f) for f in shape_fields), []).append(i)
     batches = [g[k : k + max_ensemble] for g in groups.values() for k in range(0, len(g), max_ensemble)]
     for members in batches:  # every ensemble must fit before the first one trains
-        check_run_size([configs[i] for i in members], snapshots)
+        if gpt:
+            gpt2.check_run_size([configs[i] for i in members])
+        else:
+            check_run_size([configs[i] for i in members], snapshots)
     for bi, members in enumerate(batches):
         label = f"{desc} [{bi + 1}/{len(batches)}]" if len(batches) > 1 else desc
-        trained = train_ensemble(
-            [configs[i] for i in members], device, progress, label, snapshots=snapshots, probes=probes
-        )
+        group = [configs[i] for i in members]
+        if gpt:
+            trained = gpt2.train_ensemble(group, device, progress, label)
+        else:
+            trained = train_ensemble(group, device, progress, label, snapshots=snapshots, probes=probes)
         for i, r in zip(members, trained):
             _check_finite_result(r)
             results[i] = r
@@ -205,55 +229,6 @@ def fit_power_law(x, y) -> tuple[float, float]:
 
 KIND_EVAL = "evaluate_runs"
 KIND_BASELINE = "baseline_errors"
-
-
-def test_prompts(config: ICLConfig | dict, test: TestConfig):
-    """The test world and prompts of one trained model under ``test``.
-
-    In domain, the model's own patterns and task split; out of domain, ODR/ODI
-    patterns built from them (:func:`icl_utils.data.make_ood_world`, stream
-    ``"ood"``) and every OOD task.  Prompts come from the ``"probe"`` stream of
-    the model's seed, so every test of a model -- and every learner compared on
-    it -- sees the same random draws.  Returns ``(world, PromptIndices)``.
-    """
-    cfg = _config_of(config)
-    check_instance("test", test, TestConfig)
-    check_memory(
-        [largest(3 * 8 * test.n_eval * (test.l_ts + 1), n_eval=test.n_eval, l_ts=test.l_ts)], "the test prompts"
-    )
-    member = setup_member(cfg)
-    if test.S1 is None:
-        world = member.world
-        tasks = {
-            "unseen": member.unseen_tasks,
-            "seen": member.train_tasks,
-            "all": torch.cat([member.train_tasks, member.unseen_tasks]),
-        }[test.tasks]
-        if tasks.shape[0] == 0:
-            raise ValueError(f"parameter 'tasks' = {test.tasks!r}: this model has no such tasks")
-    else:
-        world = make_ood_world(
-            member.world, test.S1, test.group_size, kappa_ood=test.kappa_ood, generator=make_generator(cfg.seed, "ood")
-        )
-        tasks = all_tasks(world.M1)
-    idx = sample_prompt_indices(
-        tasks, test.alpha_test, test.l_ts, test.n_eval, world.M1, world.M2, make_generator(cfg.seed, "probe")
-    )
-    return world, idx
-
-
-def _config_of(config) -> ICLConfig:
-    """An ICLConfig, or the dictionary of one (a result's ``"config"``)."""
-    if isinstance(config, ICLConfig):
-        return config
-    if not isinstance(config, dict):
-        raise ValueError(
-            f"parameter 'config' = {config!r} has type {type(config).__name__}: allowed an ICLConfig or its dict"
-        )
-    unknown = set(config) - {f.name for f in dataclasses.fields(ICLConfig)}
-    if unknown:
-        raise ValueError(f"unknown ICLConfig parameter(s) {sorted(unknown)} in parameter 'config'")
-    return ICLConfig(**config)
 
 
 def _check_config_list(configs, E: int) -> list:

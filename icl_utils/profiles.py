@@ -26,6 +26,7 @@ from .config import (
     check_int,
     check_list,
 )
+from .gpt2 import GPT2RunConfig
 from .reasoning import CoTConfig
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "OODProfile",
     "PruningProfile",
     "CoTProfile",
+    "GPT2Profile",
     "PROFILE_NAMES",
     "PAPER",
     "get_profile",
@@ -280,6 +282,48 @@ class CoTProfile(_ChapterProfile):
             self._check(name, check_float, 0.0, 0.5, lo_open=True, hi_open=True)
 
 
+@dataclass(frozen=True)
+class GPT2Profile(_ChapterProfile):
+    """Parameters of chapter 5 (GPT-2: figures A-12, A-13 as published, A-21..A-26).
+
+    ``base`` (a :class:`icl_utils.gpt2.GPT2RunConfig`) is trained for ``n_seeds`` seeds; the
+    one-layer models it is compared with are chapter 2's (``one_layer``, the same seeds, so the
+    same patterns, task splits and test prompts).  A-12: OOD error against test length
+    ``lengths`` for every coefficient sum in ``S1s``; A-13: in-domain and OOD (``S1_alpha``) error
+    against ``lengths`` for every alpha' in ``alphas_test``; ``n_eval`` prompts per model and point.
+    Neurons (A-24..A-26) are drawn at ``n_snapshots`` recorded iterations.  ``target_error``: the
+    error a length must reach in A-13's needed-length comparison.
+    """
+
+    name: str
+    # T = 300 (Adam at 1e-3, cosine decay): every seed's unseen-task error falls from 0.5 to below 0.05
+    # by about step 150.  A constant rate kept two of five seeds moving, and their errors then differed
+    # by up to 0.17 under MKL_CBWR=COMPATIBLE; with the decay the five runs agree to 1e-10.
+    base: GPT2RunConfig = GPT2RunConfig()
+    n_seeds: int = 5
+    one_layer: ICLConfig = QUICK_REFERENCE_RUN  # chapter 2's models (shared cache)
+    S1s: tuple = (0.5, 0.7, 0.9, 1.1, 1.3)
+    lengths: tuple = (1, 2, 3, 5, 8, 13, 20)
+    alphas_test: tuple = (0.8, 0.9, 1.0)
+    S1_alpha: float = 1.1
+    n_eval: int = 500
+    n_snapshots: int = 4
+    target_error: float = 0.05
+
+    def __post_init__(self):
+        self._check_common(GPT2RunConfig)
+        if not isinstance(self.one_layer, ICLConfig):
+            _fail("one_layer", self.one_layer, "an ICLConfig (chapter 2's one-layer model)")
+        self._check_tuples(S1s=_positive, lengths=_length, alphas_test=_frac)
+        too_long = [v for v in self.lengths if v + 1 > self.base.n_positions]
+        if too_long:
+            _fail("lengths", self.lengths, f"lengths of at most n_positions - 1 = {self.base.n_positions - 1}")
+        self._check("S1_alpha", _positive)
+        self._check("n_eval", _length)
+        self._check("n_snapshots", check_int, 2, allowed="integers >= 2")
+        self._check("target_error", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
+
+
 #: The paper profile: per chapter, every field that differs from the quick defaults, as
 #: ``field: (paper value, reason)``.
 PAPER = {
@@ -332,6 +376,16 @@ PAPER = {
         "n_tasks": (12, "more test tasks (each with its own transition matrices)"),
         "n_per_task": (200, "2400 prompts per seed and length: an error of 0.05 is 120 wrong prompts"),
     },
+    "05_gpt2": {
+        "base": (
+            GPT2RunConfig(T=500, record_every=10, n_eval=300),
+            "T = 500, over three times the step by which every seed has learned; 300 probe prompts every 10 steps",
+        ),
+        "n_seeds": (10, "medians and ranges that one run cannot move"),
+        "one_layer": (PAPER_REFERENCE_RUN, "chapter 2's paper models (shared cache)"),
+        "lengths": ((1, 2, 3, 4, 5, 7, 10, 13, 16, 20), "a finer grid up to the source's l_ts = 20"),
+        "n_eval": (1000, "error resolution 0.001 per model"),
+    },
 }
 
 _CLASSES = {
@@ -339,6 +393,7 @@ _CLASSES = {
     "02_out_of_domain": OODProfile,
     "03_pruning": PruningProfile,
     "04_cot_vs_icl": CoTProfile,
+    "05_gpt2": GPT2Profile,
 }
 
 
@@ -380,7 +435,7 @@ def _default(cls, name):
 
 
 def _show(value) -> str:
-    if isinstance(value, (ICLConfig, CoTConfig)):
+    if isinstance(value, (ICLConfig, CoTConfig, GPT2RunConfig)):
         default = type(value)()
         changed = [
             f"{f.name}={getattr(value, f.name)}"

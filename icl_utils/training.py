@@ -16,18 +16,21 @@ concentration and magnitudes, and the W_O W_V embeddings.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .config import ICLConfig, check_configs, check_instance, check_int, check_memory, get_device, largest
+from .config import ICLConfig, TestConfig, check_configs, check_instance, check_int, check_memory, get_device, largest
 from .data import (
     PromptIndices,
     World,
+    all_tasks,
     embed,
     make_generator,
+    make_ood_world,
     make_world,
     sample_prompt_indices,
     split_tasks,
@@ -40,6 +43,7 @@ __all__ = [
     "DivergenceError",
     "Member",
     "setup_member",
+    "test_prompts",
     "train_ensemble",
     "sgd_step",
     "sgd_loop",
@@ -89,6 +93,53 @@ def setup_member(cfg: ICLConfig) -> Member:
     world = make_world(cfg.M1, cfg.M2, cfg.d_X, cfg.d_Y, cfg.kappa, make_generator(cfg.seed, "world"))
     tr, un = split_tasks(cfg.M1, cfg.task_fraction, make_generator(cfg.seed, "split"))
     return Member(cfg, world, tr, un)
+
+
+def test_prompts(config: ICLConfig | dict, test: TestConfig):
+    """The test world and prompts of one trained model under ``test``.
+
+    In domain, the model's own patterns and task split; out of domain, ODR/ODI
+    patterns built from them (:func:`icl_utils.data.make_ood_world`, stream
+    ``"ood"``) and every OOD task.  Prompts come from the ``"probe"`` stream of
+    the model's seed, so every test of a model -- and every learner compared on
+    it -- sees the same random draws.  Returns ``(world, PromptIndices)``.
+    """
+    cfg = config if isinstance(config, ICLConfig) else _config_of(config)
+    check_instance("test", test, TestConfig)
+    check_memory(
+        [largest(3 * 8 * test.n_eval * (test.l_ts + 1), n_eval=test.n_eval, l_ts=test.l_ts)], "the test prompts"
+    )
+    member = setup_member(cfg)
+    if test.S1 is None:
+        world = member.world
+        tasks = {
+            "unseen": member.unseen_tasks,
+            "seen": member.train_tasks,
+            "all": torch.cat([member.train_tasks, member.unseen_tasks]),
+        }[test.tasks]
+        if tasks.shape[0] == 0:
+            raise ValueError(f"parameter 'tasks' = {test.tasks!r}: this model has no such tasks")
+    else:
+        world = make_ood_world(
+            member.world, test.S1, test.group_size, kappa_ood=test.kappa_ood, generator=make_generator(cfg.seed, "ood")
+        )
+        tasks = all_tasks(world.M1)
+    idx = sample_prompt_indices(
+        tasks, test.alpha_test, test.l_ts, test.n_eval, world.M1, world.M2, make_generator(cfg.seed, "probe")
+    )
+    return world, idx
+
+
+def _config_of(config) -> ICLConfig:
+    """An ICLConfig from the dictionary of one (a result's ``"config"``)."""
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"parameter 'config' = {config!r} has type {type(config).__name__}: allowed an ICLConfig or its dict"
+        )
+    unknown = set(config) - {f.name for f in dataclasses.fields(ICLConfig)}
+    if unknown:
+        raise ValueError(f"unknown ICLConfig parameter(s) {sorted(unknown)} in parameter 'config'")
+    return ICLConfig(**config)
 
 
 def _noise(cfg, n, L, g):
@@ -242,8 +293,10 @@ def _check_finite(weights, hist, lo: int, hi: int, T: int, labels) -> None:
     )
 
 
-def sgd_loop(weights, lr, T: int, record_every: int, chunk_steps: int, draw, loss_at, record, bar=None, labels=None):
-    """The SGD loop both trainers run (Eq. 8 for Eq. 7, and Eq. 11's squared loss).
+def sgd_loop(
+    weights, lr, T: int, record_every: int, chunk_steps: int, draw, loss_at, record, bar=None, labels=None, step=None
+):
+    """The training loop every trainer runs (Eq. 8 for Eq. 7, Eq. 11's squared loss, GPT-2's Adam).
 
     Every ``chunk_steps`` steps ``draw()`` refills the trainer's prompt chunk;
     ``loss_at(s)`` returns the (E,) losses of every member on batch ``s`` of the
@@ -254,8 +307,14 @@ def sgd_loop(weights, lr, T: int, record_every: int, chunk_steps: int, draw, los
     step, the chunk's losses and the weights are checked (one host synchronization
     per chunk, none per step), and a non-finite one raises :class:`DivergenceError`
     naming the members (``labels[e]`` describes member e, e.g. its seed and lr) and
-    the iteration.
+    the iteration.  ``step(losses)`` updates the weights from the (E,) losses; by default
+    :func:`sgd_step` with learning rates ``lr``.
     """
+    if step is None:
+
+        def step(losses):
+            sgd_step(weights, losses, lr)
+
     iters = record_iterations(T, record_every)
     before_T = set(iters[:-1])
     hist = None
@@ -268,7 +327,7 @@ def sgd_loop(weights, lr, T: int, record_every: int, chunk_steps: int, draw, los
             if t in before_T:
                 record()
             loss = loss_at(t % chunk_steps)
-            sgd_step(weights, loss, lr)
+            step(loss)
             if hist is None:
                 hist = torch.empty(T, *loss.shape, device=loss.device)
             hist[t] = loss.detach()
