@@ -14,6 +14,8 @@ measured side by side in this one run on this machine:
    and written by every tensor operation, counted by a dispatch hook) and
    arithmetic rate (matmul FLOPs counted by torch's FlopCounterMode) against a
    large copy and a large matrix product timed in the same run;
+   and for chapter 5, GPT-2 trained alone with ``transformers``' GPT2Model against
+   icl_utils' batched GPT-2 at E = 1 and 16 (Adam, the chapter's prompts);
 3. the quick-profile execution time of every chapter (``--no-book`` skips it).
 """
 
@@ -31,7 +33,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 import icl_utils as icl
-from icl_utils import cot
+from icl_utils import cot, gpt2
 from icl_utils.book import execute_chapter
 from icl_utils.data import embed, make_generator, sample_prompt_indices
 from icl_utils.model import Params, forward_literal
@@ -166,18 +168,55 @@ def machine_limits():
     return bw, flops
 
 
-def compare(label, plain, ensemble_fn, T, args):
+def plain_loop_gpt2(cfg, T):
+    """GPT-2 as a research script trains it: transformers' GPT2Model (its default SDPA attention)
+    between torch.nn.Linear read-in and read-out, one model, torch.optim.Adam, fresh prompts every
+    step with the trainer's prompt lengths; returns seconds."""
+    from transformers import GPT2Model
+
+    m = setup_member(cfg.data_config())
+    w = m.world
+    read_in, ref, read_out = gpt2.to_modules(gpt2.init_weights(cfg), cfg)
+    config = gpt2.gpt2_config(cfg)
+    config._attn_implementation = "sdpa"
+    model = GPT2Model(config).to(torch.get_default_dtype())
+    model.load_state_dict(ref.state_dict())
+    params = [*read_in.parameters(), *model.parameters(), *read_out.parameters()]
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    g = make_generator(cfg.seed, "train")
+    lengths = gpt2.length_schedule(cfg.replace(T=T)).tolist()
+    kappa = torch.tensor([w.kappa])
+    start = time.perf_counter()
+    for t in range(T):
+        idx = sample_prompt_indices(m.train_tasks, cfg.alpha, lengths[t], cfg.B, cfg.M1, cfg.M2, g)
+        P = embed(w.mu[None], w.nu[None], w.q[None], kappa, idx[None])[0]
+        out = read_out(model(inputs_embeds=read_in(P)).last_hidden_state[:, -1]).squeeze(-1)
+        loss = torch.clamp(1 - idx.z * out, min=0).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def ensemble_gpt2(cfg, E, T):
+    start = time.perf_counter()
+    gpt2.train_ensemble([cfg.replace(seed=s, T=T, record_every=T, n_eval=20) for s in range(E)], progress=False)
+    return time.perf_counter() - start
+
+
+def compare(label, plain, ensemble_fn, T, args, ensembles=None):
     """Interleaved repeats (plain, E = 1, 8, 64, plain, ...), best of each: a slow spell of a
     shared machine then hits every contender alike.  Prints and returns model-steps/s per E."""
+    ensembles = args.ensembles if ensembles is None else ensembles
     best = {}
     for _ in range(args.repeats):
-        for key in ["plain", *args.ensembles]:
+        for key in ["plain", *ensembles]:
             sec = plain() if key == "plain" else ensemble_fn(key)
             best[key] = min(best.get(key, float("inf")), sec)
     base_rate = T / best["plain"]
     print(f"(a) plain loop, literal model, one model : {base_rate:10.0f} model-steps/s")
     rates = {}
-    for E in args.ensembles:
+    for E in ensembles:
         rates[E] = E * T / best[E]
         print(
             f"(b) ensemble trainer, E = {E:3d}           : {rates[E]:10.0f} model-steps/s"
@@ -215,6 +254,22 @@ def main(argv=None):
         " with its multiplicity -- so its cost per step does not grow with l; the plain loop builds every column)"
     )
     compare("chapter 4", lambda: plain_loop_cot(cfg4, T4), lambda E: ensemble_cot(cfg4, E, T4), T4, args)
+
+    cfg5 = icl.get_profile("05_gpt2", "quick").base
+    T5 = max(5, T // 20)
+    print(
+        f"\nchapter 5, GPT-2 ({cfg5.n_layer} layers, {cfg5.n_head} heads, width {cfg5.n_embd}), B={cfg5.B}, "
+        f"prompt lengths {cfg5.l_min}..{cfg5.l_tr}; {T5} Adam steps"
+    )
+    print("(a) is transformers' GPT2Model trained alone; (b) the batched GPT-2 of icl_utils.gpt2")
+    compare(
+        "chapter 5",
+        lambda: plain_loop_gpt2(cfg5, T5),
+        lambda E: ensemble_gpt2(cfg5, E, T5),
+        T5,
+        args,
+        ensembles=[1, 16],
+    )
 
     bw, peak = machine_limits()
     E = max(args.ensembles)

@@ -109,7 +109,9 @@ print(
 #
 # The source's A-12 was measured on GPT-2, not on this one-layer model: there the
 # $S_1<1$ curves stay visibly above the $S_1\ge1$ curves at every length up to 20.
-# *Against the source* (end of the chapter) says whether that holds here.
+# *Against the source* (end of the chapter) says whether that holds here, and
+# {doc}`05_gpt2` trains GPT-2 and draws this figure for it beside this model's, on the
+# same prompts.
 
 # %%
 tests_S1 = [
@@ -560,8 +562,7 @@ claims.check(
     figure="fig-ood-length",
     why="the source's A-12 was measured on GPT-2, a multi-layer model; on the one-layer model "
     "of Eq. 7 the S1 < 1 curves close to 1 keep falling with the prompt length towards the S1 "
-    ">= 1 ones. Whether the plateau is a property of the deeper model is the question of a "
-    "GPT-2 chapter this book does not have yet",
+    ">= 1 ones. Chapter 5 trains GPT-2 and tests it on these very prompts",
 )
 for where in ["in domain", f"OOD S1={prof.S1_alpha}"]:
     ls = [need[where, a] for a in prof.alphas_test]
@@ -723,4 +724,4 @@ _ = claims.source_table()
 #   label. k-NN is computed for all prompts at once with the same rule as
 #   `KNeighborsClassifier` (the tests check they agree).
 # - **Model**: the one-layer model of Eq. 7; the source shows on a small
-#   GPT-2-style model, which this book does not train (see *Against the source*).
+#   GPT-2 model, which {doc}`05_gpt2` trains (see *Against the source* here and there).
