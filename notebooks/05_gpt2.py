@@ -690,7 +690,7 @@ _ = claims.source_table()
 # - **Data**: chapter 1's world ($M_1=6$, $M_2=12$, $d_X=20$, $d_Y=4$, $\kappa=0.5$,
 #   $\alpha=0.6$, half the tasks in training), the same seeds as the one-layer models, so
 #   both models are tested on identical prompts.
-# - **Probes**: attention per column by pattern on 200 fixed prompts every 15 steps (300
-#   every 10 steps at the paper profile); ODR prompts with $S_1=1$ for A-21..A-23; a neuron's label
+# - **Probes**: attention per column by pattern on 200 fixed prompts every 15 steps (every
+#   10 steps at the paper profile); ODR prompts with $S_1=1$ for A-21..A-23; a neuron's label
 #   direction and output sign as defined above; "the split holds" read on the largest tenth
 #   of a layer's neurons, at 90 %.
