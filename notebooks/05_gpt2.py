@@ -485,9 +485,12 @@ _ = icl.export.save_table(
 #
 # - **Out of domain, GPT-2 stays above where Eq. 7 catches up.** On the same prompts, the
 #   one-layer model's error for $S_1=0.7$ and $0.9$ keeps falling with the length to nearly
-#   0 at $l_{ts}=20$, while GPT-2's falls more and more slowly and stays above the
-#   $S_1\ge1$ curves -- the source's figure. An error that more context examples do not
-#   repair is an error in how the query itself is read. Why that might be: in Eq. 7 a context column's
+#   0 at $l_{ts}=20$, while GPT-2's falls more and more slowly and stays above -- the
+#   source's figure. Longer training narrows the gap for $S_1=0.9$: at the quick profile it
+#   stays above the $S_1\ge1$ curves at every length; at the paper profile it comes within
+#   a few test prompts of $S_1=1.1$ (the claims below say which holds in this build). An
+#   error that more context examples do not repair is an error in how the query itself is
+#   read. Why that might be: in Eq. 7 a context column's
 #   attention score and the perceptron's input both scale with the ODR pattern, so a
 #   smaller $S_1$ only weakens a signal that long prompts then average out. GPT-2 first
 #   adds a position embedding and biases to each token and normalizes it (LayerNorm);
@@ -496,9 +499,10 @@ _ = icl.export.save_table(
 # - **In domain, GPT-2 needs shorter prompts.** With $\alpha'=1$ and a single context
 #   example, GPT-2's error is an order of magnitude below Eq. 7's (A-13 above): the deeper
 #   model learns to use one example, the one-layer model needs several.
-# - **The mechanism is shared out between layers.** Most of the selection of same-pattern
-#   contexts happens in one layer, and every layer attends less sharply than the
-#   one-layer model, which must select and copy in its only attention layer.
+# - **The mechanism is shared out between layers.** Every layer attends less sharply than
+#   the one-layer model, which must select and copy in its only attention layer; the
+#   selection is spread over the layers, with one of them (which one differs between seeds
+#   and profiles) ahead of the others.
 # - **The neurons' split survives where the label arrives.** Read along the path the
 #   labels take through each layer's attention, the large neurons of at least one layer
 #   split as in Proposition 2 -- positive output towards $q$, negative away -- and their
@@ -532,7 +536,12 @@ claims.check(
     "smallest gap "
     + f"{gap_g.min():.3f} (at l_ts = {prof.lengths[int(np.argmin(gap_g))]})",
     bool(np.all(gap_g > two_prompts)),
+    required=False,
     figure="fig-gpt2-ood-length",
+    why="the S1 < 1 curve closest to 1 (S1 = 0.9) approaches the S1 >= 1 curves as training goes "
+    "on, and at the length printed it is within two test prompts of them: longer training (the "
+    "paper profile) narrows the gap, as it does sooner for the one-layer model (chapter 2); the "
+    "smaller S1 stay above, and GPT-2 stays above Eq. 7 (next claim)",
 )
 lvl_g, lvl_1 = med_g[small, -1].min(), med_1[small, -1].min()
 claims.check(
@@ -570,11 +579,11 @@ claims.check(
     bool(ratio_final.min() > 2),
     required=False,
     figure="fig-gpt2-attention",
-    why="the selection concentrates in one layer (at the quick profile the first; which one "
-    "differs between seeds and settings) and the other layers stay within twice the other columns' "
-    "weight: GPT-2's residual stream carries what one layer gathered to the next, so no layer "
-    "needs to select again. The source's 3-layer model, of unpublished size and training, showed a "
-    "rise in every layer",
+    why="the selection is shared between the layers and not every layer passes twice the other "
+    "columns' weight (which layers do differs between seeds and profiles): GPT-2's residual stream "
+    "carries what earlier layers gathered, so no single layer needs the one-layer model's sharp "
+    "selection. The source's 3-layer model, of unpublished size and training, showed a rise in "
+    "every layer",
 )
 claims.check(
     "A-21..A-23",
@@ -619,7 +628,9 @@ claims.against_source(
     "A-12 (GPT-2)",
     "the S1 < 1 curves stay visibly above the S1 >= 1 curves at every length up to 20",
     f"GPT-2 at l_ts = {l_last}: "
-    + ", ".join(f"S1={S1}: {e:.3f}" for S1, e in zip(prof.S1s, med_g[:-1, -1])),
+    + ", ".join(f"S1={S1}: {e:.3f}" for S1, e in zip(prof.S1s, med_g[:-1, -1]))
+    + f"; smallest gap between S1 < 1 and S1 >= 1 over the lengths {gap_g.min():.3f} "
+    f"(two test prompts: {two_prompts:.3f})",
     claims.find("A-12", "stays above"),
     figure="fig-gpt2-ood-length",
 )
