@@ -32,6 +32,7 @@ __all__ = [
     "check_instance",
     "check_list",
     "check_configs",
+    "check_ensemble",
     "check_generator",
     "check_tensor",
     "check_same_shape",
@@ -145,6 +146,21 @@ def check_configs(configs, cls, name="configs"):
     for c in configs:
         if not isinstance(c, cls):
             raise ValueError(f"parameter {name!r} holds {type(c).__name__}: allowed {cls.__name__} objects")
+    return configs
+
+
+def check_ensemble(configs, cls, fields):
+    """Validate the configurations of one ensemble: a non-empty list of ``cls`` that agree on
+    ``fields`` (those that fix tensor shapes, loop lengths or a shared optimizer setting)."""
+    configs = check_configs(configs, cls)
+    ref = configs[0]
+    for c in configs[1:]:
+        for f in fields:
+            if getattr(c, f) != getattr(ref, f):
+                raise ValueError(
+                    f"parameter 'configs': field {f!r} differs within one ensemble "
+                    f"({getattr(ref, f)!r} vs {getattr(c, f)!r}); group configurations by {tuple(fields)}"
+                )
     return configs
 
 

@@ -110,7 +110,7 @@ def train_runs(
 
     Configurations already in the result cache (:mod:`icl_utils.cache`) are
     loaded, not trained.  The others are grouped by :data:`SHAPE_FIELDS` (GPT-2:
-    :data:`icl_utils.gpt2.SHAPE_FIELDS` and ``lr``) and
+    :data:`icl_utils.gpt2.ENSEMBLE_FIELDS`) and
     trained as ensembles of at most ``max_ensemble`` models; each model's
     results are stored as soon as its ensemble finishes, so an interrupted
     sweep resumes with the configurations that are still missing.  With
@@ -129,7 +129,7 @@ def train_runs(
     if gpt:
         if snapshots or not probes:
             raise ValueError("parameters 'snapshots' and 'probes': GPT-2 runs always record their probes, no snapshots")
-        kind, shape_fields = KIND_TRAIN_GPT2, (*gpt2.SHAPE_FIELDS, "lr")  # one Adam per ensemble: one lr
+        kind, shape_fields = KIND_TRAIN_GPT2, gpt2.ENSEMBLE_FIELDS
     else:
         kind = KIND_TRAIN + ("+snapshots" if snapshots else "") + ("" if probes else "+errors")
         shape_fields = SHAPE_FIELDS

@@ -43,6 +43,7 @@ from .config import (
     check_bool,
     check_choice,
     check_configs,
+    check_ensemble,
     check_float,
     check_instance,
     check_int,
@@ -89,6 +90,9 @@ SHAPE_FIELDS = (
     "n_eval",
     "record_every",
 )
+
+#: ... and the learning rate, one per Adam over the stacked weights: what one ensemble shares.
+ENSEMBLE_FIELDS = (*SHAPE_FIELDS, "lr")
 
 #: Prompts are drawn for this many steps at once per member.
 CHUNK_STEPS = 25
@@ -388,21 +392,9 @@ def error(out, z):
     return (~(out * z > 0)).to(out.dtype).mean(-1)
 
 
-def _check_compatible(configs):
-    configs = check_configs(configs, GPT2RunConfig)
-    for c in configs[1:]:
-        for f in SHAPE_FIELDS:
-            if getattr(c, f) != getattr(configs[0], f):
-                raise ValueError(
-                    f"parameter 'configs': field {f!r} differs within one ensemble "
-                    f"({getattr(configs[0], f)!r} vs {getattr(c, f)!r}); group configurations by {SHAPE_FIELDS}"
-                )
-    return configs
-
-
 def check_run_size(configs) -> None:
     """Reject an ensemble that cannot fit in memory (an estimate, float64), before anything is built."""
-    configs = _check_compatible(configs)
+    configs = check_ensemble(configs, GPT2RunConfig, SHAPE_FIELDS)
     c, E = configs[0], len(configs)
     D, L = c.n_embd, max(c.l_tr, c.l_ts) + 1
     R = c.T // c.record_every + 2
@@ -461,7 +453,7 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "GPT-2") -> 
     ``attn_same_odr``, ``attn_other_odr`` (ODR prompts, S1 = ``S1_probe``), each (R, n_layer),
     the neurons' ``neuron_angle``, ``neuron_magnitude``, ``neuron_sign`` (R, n_layer, 4 n_embd),
     and the final ``weights``."""
-    configs = _check_compatible(configs)
+    configs = check_ensemble(configs, GPT2RunConfig, ENSEMBLE_FIELDS)
     dev = get_device(device)
     check_run_size(configs)
     ref = configs[0]
@@ -470,11 +462,8 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "GPT-2") -> 
     mu, nu, q, kappa = _stack_worlds([m.world for m in members], dev)
     weights = {k: v.to(dev).requires_grad_(True) for k, v in stack_weights([init_weights(c) for c in configs]).items()}
     params = list(weights.values())
-    # One Adam over the stacked weights: its update is elementwise, so each member has its own.
-    # lr per member: Adam's lr is per parameter group, so members share it unless grouped.
-    lrs = {c.lr for c in configs}
-    if len(lrs) > 1:
-        raise ValueError(f"parameter 'configs': field 'lr' differs within one ensemble ({sorted(lrs)})")
+    # One Adam over the stacked weights: its update is elementwise, so each member has its own
+    # (its learning rate is one per parameter group, hence ENSEMBLE_FIELDS).
     opt = torch.optim.Adam(params, lr=ref.lr, foreach=False)
     probe = _probe_sets(configs, dev)
     records: dict[str, list] = {}
@@ -571,13 +560,16 @@ def evaluate(results, tests, device=None, cache: bool = True) -> dict:
     err = np.full((len(results), len(tests)), np.nan)
     same = np.full((len(results), len(tests), K), np.nan)
     other = np.full_like(same, np.nan)
+    weights: dict = {}  # a model's weights as tensors, converted once for all its tests
     for j, test in enumerate(tests):
         for i, (r, c) in enumerate(zip(results, cfgs)):
             key = {"run": r["config"], "test": test.to_dict()}
             hit = _cache.load(KIND_EVAL, key) if cache else None
             if hit is None:
                 world, idx = test_prompts(c.data_config(), test)
-                w = {k: torch.as_tensor(v)[None].to(dev) for k, v in r["weights"].items()}
+                if i not in weights:
+                    weights[i] = {k: torch.as_tensor(v)[None].to(dev) for k, v in r["weights"].items()}
+                w = weights[i]
                 world_t = _stack_worlds([world], dev)
                 idx = PromptIndices.stack([idx]).to(dev)
                 with torch.no_grad():

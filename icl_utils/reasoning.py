@@ -29,7 +29,7 @@ from . import cache as _cache
 from .config import (
     _Fields,
     check_bool,
-    check_configs,
+    check_ensemble,
     check_float,
     check_generator,
     check_instance,
@@ -203,16 +203,8 @@ def train_cot(configs, progress=None, cache: bool = True) -> list[dict]:
     Configurations already in the result cache (:mod:`icl_utils.cache`) are loaded, not
     trained; the others are trained as one ensemble and stored when it finishes.
     """
-    configs = check_configs(configs, CoTConfig)
+    configs = check_ensemble(configs, CoTConfig, SHAPE_FIELDS)
     cache = check_bool("cache", cache)
-    ref = configs[0]
-    for c in configs[1:]:
-        for f in SHAPE_FIELDS:
-            if getattr(c, f) != getattr(ref, f):
-                raise ValueError(
-                    f"parameter 'configs': field {f!r} differs within one ensemble "
-                    f"({getattr(ref, f)!r} vs {getattr(c, f)!r}); group configurations by {SHAPE_FIELDS}"
-                )
     results = [_cache.load(KIND_TRAIN_COT, c.to_dict()) if cache else None for c in configs]
     todo = [i for i, r in enumerate(results) if r is None]
     if todo:

@@ -23,7 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import ICLConfig, TestConfig, check_configs, check_instance, check_int, check_memory, get_device, largest
+from .config import (
+    ICLConfig,
+    TestConfig,
+    check_ensemble,
+    check_instance,
+    check_int,
+    check_memory,
+    get_device,
+    largest,
+)
 from .data import (
     PromptIndices,
     World,
@@ -159,19 +168,6 @@ def _eval_sets(m: Member):
     return sets
 
 
-def _check_compatible(configs):
-    configs = check_configs(configs, ICLConfig)
-    ref = configs[0]
-    for c in configs[1:]:
-        for f in SHAPE_FIELDS:
-            if getattr(c, f) != getattr(ref, f):
-                raise ValueError(
-                    f"parameter 'configs': field {f!r} differs within one ensemble "
-                    f"({getattr(ref, f)!r} vs {getattr(c, f)!r}); group configurations by {SHAPE_FIELDS}"
-                )
-    return configs
-
-
 def check_run_size(configs, snapshots: bool = False) -> None:
     """Reject an ensemble whose arrays cannot fit in memory, before anything is built.
 
@@ -182,7 +178,7 @@ def check_run_size(configs, snapshots: bool = False) -> None:
     names the parameter with the largest share when the sum exceeds the machine's
     physical memory (e.g. ``T = 10**12``); real runs need far less than any machine has.
     """
-    configs = _check_compatible(configs)
+    configs = check_ensemble(configs, ICLConfig, SHAPE_FIELDS)
     c, E = configs[0], len(configs)
     R = c.T // c.record_every + 2
     per_record = 11 + 4 * c.m + (3 * c.d * c.d + c.m * c.d if snapshots else 0)
@@ -362,7 +358,7 @@ def train_ensemble(
     pattern space, without dense prompts): what a sweep needs, at a fraction of
     the cost.
     """
-    configs = _check_compatible(configs)
+    configs = check_ensemble(configs, ICLConfig, SHAPE_FIELDS)
     dev = get_device(device)
     check_run_size(configs, snapshots)
     ref = configs[0]

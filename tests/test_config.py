@@ -162,3 +162,14 @@ def test_the_paper_profile_is_a_diff_with_a_reason_per_value():
     assert len(rows) == sum(len(d) for d in profiles.PAPER.values())
     assert ("01_in_domain", "n_seeds", "5", "10") == rows[1][:4]
     assert rows[0][2:4] == ("ICLConfig(T=400, record_every=10)", "ICLConfig(T=1500, n_eval=4000, record_every=10)")
+
+
+def test_check_ensemble_names_the_field_that_differs():
+    from icl_utils.config import check_ensemble
+
+    a, b = ICLConfig(), ICLConfig(seed=1)
+    assert check_ensemble([a, b], ICLConfig, ("m", "T")) == [a, b]
+    with pytest.raises(ValueError, match="field 'T' differs within one ensemble"):
+        check_ensemble([a, b.replace(T=7)], ICLConfig, ("m", "T"))
+    with pytest.raises(ValueError, match="'configs'"):
+        check_ensemble([], ICLConfig, ("T",))
