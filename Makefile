@@ -68,7 +68,7 @@ lint: $(STAMP)
 
 clean:
 	rm -rf _build book/*.ipynb book/scoreboard.md book/status.md $(PROFILE_STAMP) .pytest_cache
-	if [ -x $(BIN)/python ]; then $(BIN)/python -m icl_utils.cache clear; fi
+	if [ -x $(BIN)/python ]; then $(BIN)/python -m icl_utils.core.cache clear; fi
 
 # After editing a chapter's .py: re-pair it and store fresh quick-profile outputs for nbval.
 sync: export ICL_CACHE_DIR = off

@@ -33,12 +33,14 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 import icl_utils as icl
-from icl_utils import cot, gpt2
-from icl_utils.book import execute_chapter
-from icl_utils.data import embed, make_generator, sample_prompt_indices
-from icl_utils.model import Params, forward_literal
-from icl_utils.reasoning import train_cot
-from icl_utils.training import setup_member, train_ensemble
+from icl_utils import cot
+from icl_utils.book.execute import execute_chapter
+from icl_utils.core.rng import make_generator
+from icl_utils.cot.training import train_cot
+from icl_utils.incontext import gpt2
+from icl_utils.incontext.data import World, embed, sample_prompt_indices
+from icl_utils.incontext.model import Params, forward_literal
+from icl_utils.incontext.training import setup_member, train_ensemble
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -67,11 +69,11 @@ def plain_loop(cfg, T):
     model = LiteralEq7(cfg, make_generator(cfg.seed, "init"))
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
     g = make_generator(cfg.seed, "train")
-    kappa = torch.tensor([w.kappa])
+    world = World.stack([w])
     start = time.perf_counter()
     for _ in range(T):
         idx = sample_prompt_indices(m.train_tasks, cfg.alpha, cfg.l_tr, cfg.B, cfg.M1, cfg.M2, g)
-        P = embed(w.mu[None], w.nu[None], w.q[None], kappa, idx[None])[0]
+        P = embed(world, idx[None])[0]
         loss = torch.clamp(1 - idx.z * model(P), min=0).mean()
         opt.zero_grad()
         loss.backward()
@@ -90,20 +92,24 @@ class LiteralEq11(torch.nn.Module):
         self.W_V = torch.nn.Parameter(torch.randn(cfg.d, d2, generator=generator) * cfg.v_std)
 
     def forward(self, P, valid):
-        return cot.forward_literal(cot.CoTParams(self.W_Q[None], self.W_K[None], self.W_V[None]), P[None], valid)[0]
+        return cot.model.forward_literal(
+            cot.model.CoTParams(self.W_Q[None], self.W_K[None], self.W_V[None]), P[None], valid
+        )[0]
 
 
 def plain_loop_cot(cfg, T):
     """Chapter 4's model, one at a time, fresh prompts every step; returns seconds."""
-    world = cot.make_cot_world(cfg.M, cfg.K, cfg.d)
+    world = cot.data.make_cot_world(cfg.M, cfg.K, cfg.d)
     model = LiteralEq11(cfg, make_generator(cfg.seed, "init"))
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
     g = make_generator(cfg.seed, "train")
     start = time.perf_counter()
     for _ in range(T):
-        steps = cot.sample_steps(cfg.B, cfg.K, cfg.M, g)
-        pr = cot.sample_cot_prompts(steps, cfg.alpha, cfg.l_tr, torch.randint(1, cfg.K + 1, (cfg.B,), generator=g), g)
-        loss = 0.5 * ((model(cot.embed_cot(world, pr), pr.valid) - world.patterns[pr.label]) ** 2).sum(-1).mean()
+        steps = cot.data.sample_steps(cfg.B, cfg.K, cfg.M, g)
+        pr = cot.data.sample_cot_prompts(
+            steps, cfg.alpha, cfg.l_tr, torch.randint(1, cfg.K + 1, (cfg.B,), generator=g), g
+        )
+        loss = 0.5 * ((model(cot.data.embed_cot(world, pr), pr.valid) - world.patterns[pr.label]) ** 2).sum(-1).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -185,11 +191,11 @@ def plain_loop_gpt2(cfg, T):
     opt = torch.optim.Adam(params, lr=cfg.lr)
     g = make_generator(cfg.seed, "train")
     lengths = gpt2.length_schedule(cfg.replace(T=T)).tolist()
-    kappa = torch.tensor([w.kappa])
+    world = World.stack([w])
     start = time.perf_counter()
     for t in range(T):
         idx = sample_prompt_indices(m.train_tasks, cfg.alpha, lengths[t], cfg.B, cfg.M1, cfg.M2, g)
-        P = embed(w.mu[None], w.nu[None], w.q[None], kappa, idx[None])[0]
+        P = embed(world, idx[None])[0]
         out = read_out(model(inputs_embeds=read_in(P)).last_hidden_state[:, -1]).squeeze(-1)
         loss = torch.clamp(1 - idx.z * out, min=0).mean()
         opt.zero_grad()
@@ -261,7 +267,7 @@ def main(argv=None):
         f"\nchapter 5, GPT-2 ({cfg5.n_layer} layers, {cfg5.n_head} heads, width {cfg5.n_embd}), B={cfg5.B}, "
         f"prompt lengths {cfg5.l_min}..{cfg5.l_tr}; {T5} Adam steps"
     )
-    print("(a) is transformers' GPT2Model trained alone; (b) the batched GPT-2 of icl_utils.gpt2")
+    print("(a) is transformers' GPT2Model trained alone; (b) the batched GPT-2 of icl_utils.incontext.gpt2")
     compare(
         "chapter 5",
         lambda: plain_loop_gpt2(cfg5, T5),

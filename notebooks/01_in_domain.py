@@ -62,11 +62,14 @@ device = None
 import icl_utils as icl
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
+from icl_utils.book import export, plotting
+from icl_utils.book.claims import Claims
+from icl_utils.core import rng, stats
+from icl_utils.incontext import data, probes, training
+from icl_utils.incontext import experiments as X
 
 prof, dev = icl.start_chapter("01_in_domain", **icl.chapter_parameters(globals()))
 base, seeds = prof.base, prof.seeds
-X = icl.experiments
 
 # %%
 print(f"profile: {prof.name}, {len(seeds)} seeds, device: {dev.type}")
@@ -102,15 +105,12 @@ print(
 # training prompt: each column is a context example, the last is the query.
 
 # %%
-member = icl.training.setup_member(base)
-g = icl.data.make_generator(0, "probe")
-idx = icl.data.sample_prompt_indices(
+member = training.setup_member(base)
+g = rng.make_generator(0, "probe")
+idx = data.sample_prompt_indices(
     member.train_tasks, base.alpha, 12, 1, base.M1, base.M2, g
 )
-w = member.world
-P = icl.data.embed(
-    w.mu[None], w.nu[None], w.q[None], torch.tensor([w.kappa]), idx[None]
-)[0, 0]
+P = data.embed(data.World.stack([member.world]), idx[None])[0, 0]
 print(
     f"training tasks: {len(member.train_tasks)} of {base.M1 * (base.M1 - 1)}; unseen: {len(member.unseen_tasks)}"
 )
@@ -168,10 +168,10 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 loss = X.stack(runs, "loss")
 kernel = np.ones(10) / 10
 smooth = np.stack([np.convolve(v, kernel, mode="valid") for v in loss])
-icl.plotting.mean_band(
+plotting.mean_band(
     axes[0], np.arange(smooth.shape[1]) + 10, smooth, label="training minibatch loss"
 )
-icl.plotting.mean_band(
+plotting.mean_band(
     axes[0], it, X.stack(runs, "loss_unseen"), label="loss on unseen tasks"
 )
 axes[0].set(
@@ -180,8 +180,8 @@ axes[0].set(
     title="Loss (10-step moving average)",
 )
 axes[0].legend()
-icl.plotting.mean_band(axes[1], it, X.stack(runs, "err_seen"), label="seen tasks")
-icl.plotting.mean_band(
+plotting.mean_band(axes[1], it, X.stack(runs, "err_seen"), label="seen tasks")
+plotting.mean_band(
     axes[1], it, X.stack(runs, "err_unseen"), label="unseen tasks", linestyle="--"
 )
 axes[1].set(
@@ -198,28 +198,22 @@ plt.show()
 final_unseen = X.stack(runs, "err_unseen")[:, -1]
 frac = runs[0]["n_train_tasks"] / (base.M1 * (base.M1 - 1))
 eps = prof.target_error
-bar_ref = eps + icl.data.guess_floor(base.alpha_test, base.l_ts)
+bar_ref = eps + data.guess_floor(base.alpha_test, base.l_ts)
 print(f"|T_tr|/|T| = {frac:.2f} (threshold (M1-1)^-1/2 = {(base.M1 - 1) ** -0.5:.2f})")
 print(
     f"final error on unseen tasks: median {np.median(final_unseen):.3f}; "
-    f"{icl.stats.count_reached(final_unseen, bar_ref)} of {len(seeds)} seeds at most "
+    f"{stats.count_reached(final_unseen, bar_ref)} of {len(seeds)} seeds at most "
     f"eps + floor = {bar_ref:.3f}"
 )
-_ = icl.export.save_table(
+keys = ("err_seen", "err_unseen", "loss_seen", "loss_unseen", "attn_same", "attn_other")
+keys += ("attn_query", "q_norm", "q_along", "k_norm", "k_along")
+_ = export.save_table(
     "training-curves",
-    {
-        "seed": np.repeat(seeds, len(it)),
-        "iteration": np.tile(it, len(seeds)),
-        **{
-            k: X.stack(runs, k).ravel()
-            for k in ("err_seen", "err_unseen", "loss_seen", "loss_unseen")
-        },
-        **{
-            k: X.stack(runs, k).ravel()
-            for k in ("attn_same", "attn_other", "attn_query")
-            + ("q_norm", "q_along", "k_norm", "k_along")
-        },
-    },
+    export.long_table(
+        {k: X.stack(runs, k) for k in keys},
+        seed=[c.seed for c in runs.configs],
+        iteration=it,
+    ),
 )
 # %% [markdown]
 # After a plateau -- at initialization the output is tiny and the hinge loss sits at
@@ -247,7 +241,7 @@ for key, lab, ls, color in [  # one colour per matrix, solid: norm, dashed: alon
     ("k_norm", "$\\|W_K p_i\\|$, same-pattern $i$", "-", "tab:green"),
     ("k_along", "component of $W_K p_i$ along $\\mu_j$", "--", "tab:green"),
 ]:
-    icl.plotting.mean_band(
+    plotting.mean_band(
         axes[0], it, X.stack(runs, key), label=lab, linestyle=ls, color=color
     )
 axes[0].set(
@@ -257,7 +251,7 @@ axes[0].legend(
     loc="lower right", fontsize="small"
 )  # the curves rise above 2 after t = 100
 attn_pattern = X.stack(runs, "attn_same") + X.stack(runs, "attn_query")
-icl.plotting.mean_band(
+plotting.mean_band(
     axes[1],
     it,
     attn_pattern,
@@ -270,13 +264,13 @@ for key, lab, ls in [
     ("attn_query", "  of which: the query itself", "-."),
     ("attn_other", "other columns", "-"),
 ]:
-    icl.plotting.mean_band(axes[1], it, X.stack(runs, key), label=lab, linestyle=ls)
+    plotting.mean_band(axes[1], it, X.stack(runs, key), label=lab, linestyle=ls)
 # the claim below allows ATTN_TOL = 0.05 on the other columns (a stated tolerance, see icl.probes)
-ATTN_TOL = icl.probes.ATTN_TOL
-uniform_share = icl.probes.uniform_pattern_share(base.alpha_test, base.l_ts)
+ATTN_TOL = probes.ATTN_TOL
+uniform_share = probes.uniform_pattern_share(base.alpha_test, base.l_ts)
 axes[1].axhline(
     uniform_share,
-    color=icl.plotting.THEORY_COLOR,
+    color=plotting.THEORY_COLOR,
     ls=":",
     label="uniform attention on the query's pattern",
 )
@@ -324,12 +318,12 @@ print(
 r0 = runs[0]
 pos = r0["weights"]["a"] > 0
 fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.2))
-sc = icl.plotting.embedding_scatter(axes[0], r0["feat_angle"], r0["feat_norm"], it)
+sc = plotting.embedding_scatter(axes[0], r0["feat_angle"], r0["feat_norm"], it)
 axes[0].set(
     xlabel="magnitude of the feature part", ylabel="angle to $\\bar\\mu$ (degrees)"
 )
 axes[0].set_title("A-10: feature parts of $W_O W_V$ rows")
-icl.plotting.embedding_scatter(
+plotting.embedding_scatter(
     axes[1],
     r0["label_angle"][:, pos],
     r0["label_norm"][:, pos],
@@ -337,7 +331,7 @@ icl.plotting.embedding_scatter(
     marker="^",
     label="$a_i>0$",
 )
-icl.plotting.embedding_scatter(
+plotting.embedding_scatter(
     axes[1],
     r0["label_angle"][:, ~pos],
     r0["label_norm"][:, ~pos],
@@ -391,14 +385,16 @@ frac_runs = X.train_runs(
     desc="task fraction",
     probes=False,
 )
-realized = np.array(
-    [r["n_train_tasks"] / (base.M1 * (base.M1 - 1)) for r in frac_runs]
-).reshape(-1, len(seeds))
-err_frac = np.array([r["err_unseen"][-1] for r in frac_runs]).reshape(-1, len(seeds))
+# each measured value laid out over (task fraction, seed), read off the runs' configs
+realized_da = frac_runs.array(
+    lambda r: r["n_train_tasks"] / (base.M1 * (base.M1 - 1)), "task_fraction", "seed"
+)
+err_frac_da = frac_runs.array("err_unseen", "task_fraction", "seed")  # final error
+realized, err_frac = realized_da.values, err_frac_da.values
 
 # %% mystnb={"figure": {"caption": "Unseen-task error after training against the fraction $|\\mathcal T_{tr}|/|\\mathcal T|$ of tasks trained on (median and range over seeds). Dashed: Theorem 1's fraction $(M_1-1)^{-1/2}$; dotted: the bar $\\epsilon$ + guessing floor. Look left of the dashed line: smaller fractions reach the bar too -- the condition is sufficient, not necessary.", "name": "fig-in-domain-task-fraction"}} tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6.5, 3.8))
-icl.plotting.mean_band(
+plotting.mean_band(
     ax,
     realized[:, 0],
     err_frac.T,
@@ -406,7 +402,7 @@ icl.plotting.mean_band(
     center="median",
     label="unseen-task error (median, range)",
 )
-icl.plotting.mark_threshold(ax, (base.M1 - 1) ** -0.5, "$(M_1-1)^{-1/2}$")
+plotting.mark_threshold(ax, (base.M1 - 1) ** -0.5, "$(M_1-1)^{-1/2}$")
 ax.axhline(
     bar_ref,
     color="tab:red",
@@ -424,16 +420,11 @@ plt.show()
 for f, e in zip(realized[:, 0], err_frac):
     print(
         f"|T_tr|/|T| = {f:.2f}: unseen error median {np.median(e):.3f}; "
-        f"{icl.stats.count_reached(e, bar_ref)} of {len(seeds)} seeds at most {bar_ref:.3f}"
+        f"{stats.count_reached(e, bar_ref)} of {len(seeds)} seeds at most {bar_ref:.3f}"
     )
-_ = icl.export.save_table(
-    "task-fraction",
-    {
-        "task_fraction": np.repeat(realized[:, 0], len(seeds)),
-        "seed": np.tile(seeds, len(realized)),
-        "err_unseen": err_frac.ravel(),
-    },
-)
+table = err_frac_da.to_dataframe("err_unseen")
+table.insert(0, "realized_fraction", realized_da.to_series())  # aligned by label
+_ = export.save_table("task-fraction", table.reset_index())
 # %% [markdown]
 # Every fraction generalizes, including fractions below $(M_1-1)^{-1/2}$: the
 # condition of Theorem 1 is a *sufficient* condition from the proof, and in this
@@ -479,15 +470,13 @@ len_runs = X.train_runs(len_cfgs, device=dev, desc="prompt length", probes=False
 err_len = {}
 for c, r in zip(len_cfgs, len_runs):
     err_len.setdefault(c.alpha, {}).setdefault(c.l_tr, []).append(r["err_unseen"][-1])
-bar_len = {
-    a: eps + icl.data.guess_floor(a, prof.l_ts_length) for a in prof.alphas_length
-}
+bar_len = {a: eps + data.guess_floor(a, prof.l_ts_length) for a in prof.alphas_length}
 
 # %% mystnb={"figure": {"caption": "Unseen-task error after training against the training prompt length $l_{tr}$ (log axis), one curve per $\\alpha$ (median and range over seeds), each with its dashed line at $l_{tr}=1/\\alpha$ (condition 2 of Theorem 1) and its dotted bar $\\epsilon$ + guessing floor. Look at where the curves drop: at or before their own dashed line -- $l_{tr}\\ge 1/\\alpha$ always suffices, and small $\\alpha$ can learn from shorter prompts.", "name": "fig-in-domain-prompt-length"}} tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 4))
 for alpha in prof.alphas_length:
     ls = sorted(err_len[alpha])
-    line = icl.plotting.mean_band(
+    line = plotting.mean_band(
         ax,
         ls,
         np.array([err_len[alpha][l] for l in ls]).T,
@@ -498,7 +487,7 @@ for alpha in prof.alphas_length:
     ax.axvline(1 / alpha, color=line.get_color(), ls="--", lw=1)
     ax.axhline(bar_len[alpha], color=line.get_color(), ls=":", lw=1)
 ax.set_xscale("log")
-icl.plotting.plain_log_ticks(ax, prof.lengths)
+plotting.plain_log_ticks(ax, prof.lengths)
 ax.set(
     xlabel="training prompt length $l_{tr}$",
     ylabel="error on unseen tasks",
@@ -511,11 +500,11 @@ for alpha in prof.alphas_length:
     print(
         f"alpha = {alpha} (eps + floor = {bar_len[alpha]:.3f}): "
         + ", ".join(
-            f"l={l}: {icl.stats.fmt_error(np.median(err_len[alpha][l]))}"
+            f"l={l}: {stats.fmt_error(np.median(err_len[alpha][l]))}"
             for l in sorted(err_len[alpha])
         )
     )
-_ = icl.export.save_table(
+_ = export.save_table(
     "prompt-length",
     {
         "alpha": [c.alpha for c in len_cfgs],
@@ -573,18 +562,18 @@ speed_runs = X.train_runs(
     speed_cfgs, device=dev, desc="iterations vs alpha", probes=False
 )
 alphas = np.array(prof.alphas_speed)
-bar_speed = {a: eps + icl.data.guess_floor(a, prof.l_ts_length) for a in alphas}
-t_hit = np.array(
-    [
-        X.iterations_to_target(r, bar_speed[c.alpha])
-        for c, r in zip(speed_cfgs, speed_runs)
-    ]
-).reshape(-1, len(seeds))
+bar_speed = {a: eps + data.guess_floor(a, prof.l_ts_length) for a in alphas}
+t_hit_da = speed_runs.array(
+    lambda r: X.iterations_to_target(r, bar_speed[r["config"]["alpha"]]),
+    "alpha",
+    "seed",
+)
+t_hit = t_hit_da.values
 reached = np.isfinite(t_hit).sum(axis=1)
 t_med = np.array(
     [np.median(t[np.isfinite(t)]) if np.isfinite(t).any() else np.nan for t in t_hit]
 )
-fit = icl.stats.fit_power_law_ci(alphas, t_hit)
+fit = stats.fit_power_law_ci(alphas, t_hit)
 
 # %% mystnb={"figure": {"caption": "Iterations needed to reach the target error against $\\alpha$ (log-log; dots: seeds, line: median of the seeds that reached it), the fitted power law with its 90% bootstrap interval over seeds (band) and the predicted slope $-2/3$ (condition 3 of Theorem 1). Look at the sign of the slope -- fewer relevant examples, more iterations -- and compare its steepness with $-2/3$ (discussed below).", "name": "fig-in-domain-iterations"}} tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -606,8 +595,8 @@ ax.plot(
     label="median of the seeds that reached it",
 )
 if np.isfinite(fit.slope):
-    icl.plotting.fit_band(ax, fit, alphas[ok], label="fit")
-    icl.plotting.draw_slope(
+    plotting.fit_band(ax, fit, alphas[ok], label="fit")
+    plotting.draw_slope(
         ax,
         alphas,
         -2 / 3,
@@ -616,8 +605,8 @@ if np.isfinite(fit.slope):
     )
 ax.set_xscale("log")
 ax.set_yscale("log")
-icl.plotting.plain_log_ticks(ax, alphas)
-icl.plotting.plain_log_ticks(ax, [20, 50, 100, 200, 500, 1000], axis="y")
+plotting.plain_log_ticks(ax, alphas)
+plotting.plain_log_ticks(ax, [20, 50, 100, 200, 500, 1000], axis="y")
 ax.set(
     xlabel="fraction of relevant examples $\\alpha$",
     ylabel="iterations to reach $\\epsilon$ + floor",
@@ -639,15 +628,9 @@ print(
     if np.isfinite(fit.slope)
     else "too few runs reached the target to fit an exponent"
 )
-_ = icl.export.save_table(
-    "iterations-vs-alpha",
-    {
-        "alpha": np.repeat(alphas, len(seeds)),
-        "seed": np.tile(seeds, len(alphas)),
-        "iterations_to_target": t_hit.ravel(),
-        "target": np.repeat([bar_speed[a] for a in alphas], len(seeds)),
-    },
-)
+table = t_hit_da.to_dataframe("iterations_to_target").reset_index()
+table["target"] = table["alpha"].map(bar_speed)
+_ = export.save_table("iterations-vs-alpha", table)
 # %% [markdown]
 # Fewer relevant examples mean more iterations, as predicted. The measured exponent
 # (printed above, with its interval) is steeper than $-2/3$. The theorem's $\Theta(\alpha^{-2/3})$ is
@@ -663,12 +646,12 @@ _ = icl.export.save_table(
 # required" marks a statement the text discusses whatever its verdict.
 
 # %% tags=["hide-input"]
-claims = icl.claims.Claims()
+claims = Claims()
 claims.check(
     "Thm 1",
     f"trained on {frac:.0%} of the tasks, every seed's unseen-task error falls to at most "
     f"eps + guessing floor = {bar_ref:.3f}",
-    f"{icl.stats.count_reached(final_unseen, bar_ref)} of {len(seeds)} seeds; "
+    f"{stats.count_reached(final_unseen, bar_ref)} of {len(seeds)} seeds; "
     f"median {np.median(final_unseen):.3f}",
     (final_unseen <= bar_ref).all(),
     figure="fig-in-domain-training",
@@ -717,8 +700,7 @@ claims.check(
     "prompts much shorter than 1/alpha (l_tr <= 1/(2 alpha)) do not reach it within the budget "
     "(not a claim of the theorem, whose condition is sufficient)",
     ", ".join(
-        f"alpha {a}, l_tr {l}: {icl.stats.fmt_error(med_len[a][l])}"
-        for a, l in too_short
+        f"alpha {a}, l_tr {l}: {stats.fmt_error(med_len[a][l])}" for a, l in too_short
     )
     if too_short
     else "no such point in the grid",
@@ -908,7 +890,7 @@ _ = claims.source_table()
 # ## What we chose that the paper did not publish
 #
 # The paper publishes no dimensions, widths, learning rates, batch sizes, iteration
-# counts or initialization scales. Our choices (all in `icl_utils.config`):
+# counts or initialization scales. Our choices (all in `icl_utils.incontext.config`):
 #
 # - **Sizes**: $M_1=6$, $M_2=12$, $d_{\mathcal X}=20$ (two spare noise directions),
 #   $d_{\mathcal Y}=4$, $\kappa=0.5$, $m=40$ neurons, $a_i=\pm1/m$ (half each), $l=20$,

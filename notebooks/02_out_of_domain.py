@@ -48,11 +48,15 @@ device = None
 import icl_utils as icl
 import matplotlib.pyplot as plt
 import numpy as np
-from icl_utils.config import TestConfig
+import pandas as pd
+from icl_utils.book import export, plotting
+from icl_utils.book.claims import Claims
+from icl_utils.incontext import baselines, data, probes, training
+from icl_utils.incontext import experiments as X
+from icl_utils.incontext.config import EvalConfig
 
 prof, dev = icl.start_chapter("02_out_of_domain", **icl.chapter_parameters(globals()))
 base, seeds = prof.base, prof.seeds
-X = icl.experiments
 
 # %%
 print(f"profile: {prof.name}, {len(seeds)} seeds, device: {dev.type}")
@@ -76,9 +80,9 @@ print(f"S1 values: {list(prof.S1s)}; {prof.n_eval} test prompts per model and po
 
 # %% tags=["hide-input"]
 runs = X.train_runs(X.grid(base, seeds), device=dev, desc="reference runs")
-example = TestConfig(S1=1.1, alpha_test=base.alpha, l_ts=12, n_eval=1)
-world, idx = X.test_prompts(runs[0]["config"], example)
-member = icl.training.setup_member(icl.ICLConfig(**runs[0]["config"]))
+example = EvalConfig(S1=1.1, alpha_test=base.alpha, l_ts=12, n_eval=1)
+world, idx = X.eval_prompts(runs[0]["config"], example)
+member = training.setup_member(icl.ICLConfig(**runs[0]["config"]))
 coef = np.round((world.mu @ member.world.mu.T).numpy(), 2) + 0.0  # no "-0."
 print("ODR coefficients c_ji (rows: ODR patterns, columns: IDR patterns):")
 print(np.array2string(coef, precision=2, suppress_small=True))
@@ -115,23 +119,27 @@ print(
 
 # %%
 tests_S1 = [
-    TestConfig(S1=S1, alpha_test=base.alpha, l_ts=l, n_eval=prof.n_eval)
+    EvalConfig(S1=S1, alpha_test=base.alpha, l_ts=l, n_eval=prof.n_eval)
     for S1 in prof.S1s
     for l in prof.lengths
 ]
-ev_S1 = X.evaluate_runs(runs, tests_S1, device=dev)
-err_S1 = ev_S1["err"].reshape(len(seeds), len(prof.S1s), len(prof.lengths))
+# errors laid out over (seed, S1, l_ts), read off the runs' configs and the tests
+err_S1_da = X.evaluate_runs(runs, tests_S1, device=dev).array(
+    "err", "seed", "S1", "l_ts"
+)
+err_S1 = err_S1_da.values
 tests_id = [
-    TestConfig(alpha_test=base.alpha, l_ts=l, n_eval=prof.n_eval) for l in prof.lengths
+    EvalConfig(alpha_test=base.alpha, l_ts=l, n_eval=prof.n_eval) for l in prof.lengths
 ]
-err_id = X.evaluate_runs(runs, tests_id, device=dev)["err"]
+err_id_da = X.evaluate_runs(runs, tests_id, device=dev).array("err", "seed", "l_ts")
+err_id = err_id_da.values
 
 # %% mystnb={"figure": {"caption": "A-12: error on OOD prompts against the test prompt length $l_{ts}$, one curve per scale $S_1$ of the ODR patterns (dashed: $S_1<1$), beside the in-domain error; dotted: the resolution $1/n$ of the test set. Look at $S_1\\ge1$ following the in-domain curve, and at $S_1<1$ staying above it (Theorem 2).", "name": "fig-ood-length"}} tags=["hide-input"]
 floor = 1 / (prof.n_eval * len(seeds))
 fig, ax = plt.subplots(figsize=(7.5, 4.2))
 colors = plt.cm.viridis(np.linspace(0, 0.9, len(prof.S1s)))
 for k, S1 in enumerate(prof.S1s):
-    icl.plotting.mean_band(
+    plotting.mean_band(
         ax,
         prof.lengths,
         np.maximum(err_S1[:, k], floor),
@@ -141,7 +149,7 @@ for k, S1 in enumerate(prof.S1s):
         label=f"$S_1$ = {S1}",
         ls="-" if S1 >= 1 else "--",
     )
-icl.plotting.mean_band(
+plotting.mean_band(
     ax,
     prof.lengths,
     np.maximum(err_id, floor),
@@ -150,9 +158,7 @@ icl.plotting.mean_band(
     ms=3,
     label="in domain",
 )
-ax.axhline(
-    floor, color=icl.plotting.THEORY_COLOR, ls=":", lw=1, label="resolution $1/n$"
-)
+ax.axhline(floor, color=plotting.THEORY_COLOR, ls=":", lw=1, label="resolution $1/n$")
 ax.set(
     xscale="log",
     yscale="log",
@@ -160,7 +166,7 @@ ax.set(
     ylabel="error on OOD tasks",
     title="A-12: OOD error vs $l_{ts}$ (dashed: $S_1<1$)",
 )
-icl.plotting.plain_log_ticks(ax, prof.lengths)
+plotting.plain_log_ticks(ax, prof.lengths)
 ax.legend(ncol=2)
 plt.show()
 print(f"OOD error, median over {len(seeds)} seeds:")
@@ -171,22 +177,11 @@ for k, S1 in enumerate(prof.S1s):
             f"l={l}: {e:.3f}" for l, e in zip(prof.lengths, np.median(err_S1[:, k], 0))
         )
     )
-_ = icl.export.save_table(
-    "ood-error-vs-length",
-    {
-        "seed": np.repeat(seeds, len(prof.S1s) * len(prof.lengths)),
-        "S1": np.tile(np.repeat(prof.S1s, len(prof.lengths)), len(seeds)),
-        "l_ts": np.tile(prof.lengths, len(seeds) * len(prof.S1s)),
-        "err": err_S1.ravel(),
-    },
+_ = export.save_table(
+    "ood-error-vs-length", err_S1_da.to_dataframe("err").reset_index()
 )
-_ = icl.export.save_table(
-    "in-domain-error-vs-length",
-    {
-        "seed": np.repeat(seeds, len(prof.lengths)),
-        "l_ts": np.tile(prof.lengths, len(seeds)),
-        "err": err_id.ravel(),
-    },
+_ = export.save_table(
+    "in-domain-error-vs-length", err_id_da.to_dataframe("err").reset_index()
 )
 # %% [markdown]
 # The error falls with the test length for every $S_1$, but not at the same rate.
@@ -209,14 +204,15 @@ _ = icl.export.save_table(
 
 # %%
 tests_a = [
-    TestConfig(S1=S1, alpha_test=a, l_ts=l, n_eval=prof.n_eval)
+    EvalConfig(S1=S1, alpha_test=a, l_ts=l, n_eval=prof.n_eval)
     for S1 in (None, prof.S1_alpha)
     for a in prof.alphas_test
     for l in prof.lengths
 ]
-err_a = X.evaluate_runs(runs, tests_a, device=dev)["err"].reshape(
-    len(seeds), 2, len(prof.alphas_test), len(prof.lengths)
-)
+err_a_da = X.evaluate_runs(runs, tests_a, device=dev).array(
+    "err", "seed", "S1", "alpha_test", "l_ts"
+)  # S1 = None: in domain
+err_a = err_a_da.values
 
 # %% mystnb={"figure": {"caption": "A-13: error against $l_{ts}$ for several fractions $\\alpha'$ of relevant test examples, in domain (left) and out of domain (right); dashed lines at $l_{ts}=1/\\alpha'$ (one relevant example on average), dotted: the resolution $1/n$ of the test set. Look at the curves shifting left as $\\alpha'$ grows -- more informative prompts need fewer examples -- and at the error still falling well past $1/\\alpha'$: a low error needs several relevant examples.", "name": "fig-ood-alpha"}} tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
@@ -225,7 +221,7 @@ for d, (ax, title) in enumerate(
     zip(axes, ["in domain (unseen tasks)", f"out of domain, $S_1$ = {prof.S1_alpha}"])
 ):
     for k, a in enumerate(prof.alphas_test):
-        icl.plotting.mean_band(
+        plotting.mean_band(
             ax,
             prof.lengths,
             np.maximum(err_a[:, d, k], floor),
@@ -235,14 +231,14 @@ for d, (ax, title) in enumerate(
             label=f"$\\alpha'$ = {a}",
         )
         ax.axvline(1 / a, color=colors[k], ls="--", lw=1)
-    ax.axhline(floor, color=icl.plotting.THEORY_COLOR, ls=":", lw=1)
+    ax.axhline(floor, color=plotting.THEORY_COLOR, ls=":", lw=1)
     ax.set(
         xscale="log",
         yscale="log",
         xlabel="test prompt length $l_{ts}$",
         title=f"A-13: {title}",
     )
-    icl.plotting.plain_log_ticks(ax, prof.lengths)
+    plotting.plain_log_ticks(ax, prof.lengths)
 axes[0].set_ylabel("error")
 axes[0].legend()
 fig.tight_layout()
@@ -256,23 +252,9 @@ for d, where in enumerate(["in domain", f"OOD S1={prof.S1_alpha}"]):
         print(
             f"{where}, alpha'={a}: shortest l_ts with median error <= {prof.target_error}: {need[where, a]}"
         )
-_ = icl.export.save_table(
-    "error-vs-length-by-alpha-test",
-    {
-        "seed": np.repeat(seeds, err_a[0].size),
-        "S1": np.tile(
-            np.repeat(
-                ["in domain", prof.S1_alpha], len(prof.alphas_test) * len(prof.lengths)
-            ),
-            len(seeds),
-        ),
-        "alpha_test": np.tile(
-            np.repeat(prof.alphas_test, len(prof.lengths)), 2 * len(seeds)
-        ),
-        "l_ts": np.tile(prof.lengths, 2 * len(seeds) * len(prof.alphas_test)),
-        "err": err_a.ravel(),
-    },
-)
+table = err_a_da.to_dataframe("err").reset_index()
+table["S1"] = ["in domain" if pd.isna(s) else s for s in table["S1"]]
+_ = export.save_table("error-vs-length-by-alpha-test", table)
 # %% [markdown]
 # More informative prompts need fewer examples: the length at which the error
 # reaches the target shrinks as $\alpha'$ grows, in domain and out of domain alike.
@@ -299,7 +281,7 @@ mech_runs = X.train_runs(
 )
 it = mech_runs[0]["iters"]
 tests_m = [
-    TestConfig(S1=S1, alpha_test=base.alpha, l_ts=prof.l_mech, n_eval=prof.n_eval)
+    EvalConfig(S1=S1, alpha_test=base.alpha, l_ts=prof.l_mech, n_eval=prof.n_eval)
     for S1 in (*prof.S1s, None)
 ]
 mech_eval = [
@@ -316,7 +298,7 @@ attn_q = np.stack(
 fig, ax = plt.subplots(figsize=(9, 4))
 colors = plt.cm.viridis(np.linspace(0, 0.9, len(prof.S1s)))
 for k, S1 in enumerate(prof.S1s):
-    icl.plotting.mean_band(
+    plotting.mean_band(
         ax,
         it,
         attn_m[:, k],
@@ -325,7 +307,7 @@ for k, S1 in enumerate(prof.S1s):
         label=f"ODR, $S_1$ = {S1}",
         ls="-" if S1 >= 1 else "--",
     )
-icl.plotting.mean_band(
+plotting.mean_band(
     ax,
     it,
     attn_m[:, -1],
@@ -335,11 +317,11 @@ icl.plotting.mean_band(
     ls=":",
     label="IDR (in domain)",
 )
-uniform_share = icl.probes.uniform_pattern_share(base.alpha, prof.l_mech)
-ATTN_TOL = icl.probes.ATTN_TOL  # as in chapter 1
+uniform_share = probes.uniform_pattern_share(base.alpha, prof.l_mech)
+ATTN_TOL = probes.ATTN_TOL  # as in chapter 1
 ax.axhline(
     uniform_share,
-    color=icl.plotting.THEORY_COLOR,
+    color=plotting.THEORY_COLOR,
     ls=":",
     lw=1,
     label="uniform attention",
@@ -367,15 +349,14 @@ print(
         for S1, a in zip((*prof.S1s, "IDR"), np.median(attn_q[:, :, -1], axis=0))
     )
 )
-_ = icl.export.save_table(
+_ = export.save_table(
     "attention-over-training",
-    {
-        "seed": np.repeat(seeds, attn_m[0].size),
-        "test": np.tile(np.repeat([*map(str, prof.S1s), "IDR"], len(it)), len(seeds)),
-        "iteration": np.tile(it, len(seeds) * attn_m.shape[1]),
-        "attn_pattern": attn_m.ravel(),
-        "attn_query": attn_q.ravel(),
-    },
+    export.long_table(
+        {"attn_pattern": attn_m, "attn_query": attn_q},
+        seed=[c.seed for c in runs.configs],
+        test=[*map(str, prof.S1s), "IDR"],
+        iteration=it,
+    ),
 )
 # %% [markdown]
 # Training on IDR prompts alone makes the attention concentrate on matching ODR
@@ -399,11 +380,11 @@ _ = icl.export.save_table(
 # in-domain prompts of unseen tasks, 6 to 20 examples, $\alpha'\in\{0.8, 0.6\}$.
 
 # %%
-learner_names = list(icl.baselines.LEARNERS)
+learner_names = list(baselines.LEARNERS)
 cmp = {}
 for a in prof.alphas_baseline:
     tests_b = [
-        TestConfig(alpha_test=a, l_ts=l, n_eval=prof.n_eval_baseline)
+        EvalConfig(alpha_test=a, l_ts=l, n_eval=prof.n_eval_baseline)
         for l in prof.lengths_baseline
     ]
     cmp[a, "ICL"] = X.evaluate_runs(runs, tests_b, device=dev)[
@@ -429,7 +410,7 @@ styles_b = dict(
 )
 fig, axes = plt.subplots(1, len(prof.alphas_baseline), figsize=(11, 4.2), sharey=True)
 for ax, a in zip(np.atleast_1d(axes), prof.alphas_baseline):
-    icl.plotting.mean_band(
+    plotting.mean_band(
         ax,
         prof.lengths_baseline,
         np.maximum(cmp[a, "ICL"], floor_b),
@@ -440,7 +421,7 @@ for ax, a in zip(np.atleast_1d(axes), prof.alphas_baseline):
     )
     for name in learner_names:
         color, marker = styles_b[name]
-        icl.plotting.mean_band(
+        plotting.mean_band(
             ax,
             prof.lengths_baseline,
             np.maximum(cmp[a, name], floor_b),
@@ -448,9 +429,9 @@ for ax, a in zip(np.atleast_1d(axes), prof.alphas_baseline):
             marker=marker,
             ms=5,
             lw=1.2,
-            label=icl.baselines.LEARNERS[name][0],
+            label=baselines.LEARNERS[name][0],
         )
-    ax.axhline(floor_b, color=icl.plotting.THEORY_COLOR, ls=":", lw=1)
+    ax.axhline(floor_b, color=plotting.THEORY_COLOR, ls=":", lw=1)
     ax.set_yscale("log")
     ax.set(xlabel="number of context examples $l_{ts}$", title=f"$\\alpha'$ = {a}")
 np.atleast_1d(axes)[0].set_ylabel("error on unseen tasks (log)")
@@ -465,32 +446,16 @@ for a in prof.alphas_baseline:
         f"alpha'={a}: mean error over lengths and seeds: "
         + ", ".join(f"{k}: {cmp[a, k].mean():.3f}" for k in ["ICL", *learner_names])
     )
-_ = icl.export.save_table(
+run_seeds = [c.seed for c in runs.configs]
+_ = export.save_table(
     "icl-vs-learners",
-    {
-        "alpha_test": np.repeat(
-            prof.alphas_baseline, (1 + len(learner_names)) * cmp[a, "ICL"].size
-        ),
-        "learner": np.tile(
-            np.repeat(["ICL", *learner_names], cmp[a, "ICL"].size),
-            len(prof.alphas_baseline),
-        ),
-        "seed": np.tile(
-            np.repeat(seeds, len(prof.lengths_baseline)),
-            len(prof.alphas_baseline) * (1 + len(learner_names)),
-        ),
-        "l_ts": np.tile(
-            prof.lengths_baseline,
-            len(seeds) * len(prof.alphas_baseline) * (1 + len(learner_names)),
-        ),
-        "err": np.concatenate(
-            [
-                cmp[a, k].ravel()
-                for a in prof.alphas_baseline
-                for k in ["ICL", *learner_names]
-            ]
-        ),
-    },
+    pd.concat(
+        export.long_table(
+            {"err": cmp[a, k]}, seed=run_seeds, l_ts=prof.lengths_baseline
+        ).assign(alpha_test=a, learner=k)
+        for a in prof.alphas_baseline
+        for k in ["ICL", *learner_names]
+    ),
 )
 # %% [markdown]
 # The transformer beats logistic regression, the Gaussian-kernel SVM and 3-NN at
@@ -509,11 +474,11 @@ _ = icl.export.save_table(
 # ## Claims
 
 # %% tags=["hide-input"]
-claims = icl.claims.Claims()
+claims = Claims()
 i20 = list(prof.lengths).index(20) if 20 in prof.lengths else -1
 l20 = prof.lengths[i20]
 at_l = {S1: np.median(err_S1[:, k, i20]) for k, S1 in enumerate(prof.S1s)}
-bar20 = prof.target_error + icl.data.guess_floor(base.alpha, l20)
+bar20 = prof.target_error + data.guess_floor(base.alpha, l20)
 id20 = np.median(err_id[:, i20])
 big = [S1 for S1 in prof.S1s if S1 >= 1]
 small = [S1 for S1 in prof.S1s if S1 < 1]

@@ -52,12 +52,16 @@ import icl_utils as icl
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from icl_utils.config import TestConfig
+from icl_utils.book import export, plotting
+from icl_utils.book.claims import Claims
+from icl_utils.core import stats
+from icl_utils.incontext import data, model
+from icl_utils.incontext import experiments as X
+from icl_utils.incontext import pruning as PR
+from icl_utils.incontext.config import EvalConfig
 
 prof, dev = icl.start_chapter("03_pruning", **icl.chapter_parameters(globals()))
 base, seeds = prof.base, prof.seeds
-X = icl.experiments
-PR = icl.pruning
 
 # %%
 print(f"profile: {prof.name}, {len(seeds)} seeds, device: {dev.type}")
@@ -82,7 +86,7 @@ print(
 # %%
 runs = X.train_runs(X.grid(base, seeds), device=dev, desc="reference runs")
 configs = [r["config"] for r in runs]
-params = X.params_of(runs)
+params = model.Params.from_results(runs)
 mags = PR.neuron_magnitudes(params).numpy()
 sign_a = np.sign(params.a.numpy())
 align = np.stack(
@@ -92,16 +96,14 @@ large_t = PR.grown_neurons(params, base.o_init_std, prof.grown_factor)
 large = large_t.numpy()
 cut = prof.grown_factor * PR.init_norm(base.o_init_std, base.d_X + base.d_Y)
 between = large & (mags < 0.5 * np.median(mags, axis=1, keepdims=True))
-_ = icl.export.save_table(
+run_seeds = [c.seed for c in runs.configs]
+_ = export.save_table(
     "neuron-magnitudes",
-    {
-        "seed": np.repeat(seeds, base.m),
-        "neuron": np.tile(np.arange(base.m), len(seeds)),
-        "norm": mags.ravel(),
-        "sign_a": sign_a.ravel(),
-        "alignment": align.ravel(),
-        "large": large.ravel(),
-    },
+    export.long_table(
+        {"norm": mags, "sign_a": sign_a, "alignment": align, "large": large},
+        seed=run_seeds,
+        neuron=range(base.m),
+    ),
 )
 print(
     "large neurons per model:",
@@ -128,7 +130,7 @@ axes[0].bar(np.arange(base.m), mags[0][order], color=cols)
 axes[0].bar([0], [0], color="tab:blue", label="$a_i>0$")
 axes[0].bar([0], [0], color="tab:orange", label="$a_i<0$")
 for ax in axes:
-    ax.axhline(cut, color=icl.plotting.THEORY_COLOR, ls="--", lw=1)
+    ax.axhline(cut, color=plotting.THEORY_COLOR, ls="--", lw=1)
     ax.set_yscale("log")
 axes[0].set(
     xlabel="neuron (sorted by magnitude)",
@@ -171,14 +173,14 @@ plt.show()
 # order as the unpruned error, and we cannot resolve a difference finer than that.
 
 # %%
-test_id = TestConfig(alpha_test=prof.alpha_test, l_ts=prof.l_ts, n_eval=prof.n_eval)
+test_id = EvalConfig(alpha_test=prof.alpha_test, l_ts=prof.l_ts, n_eval=prof.n_eval)
 test_ood = test_id.replace(S1=prof.S1)
 WHERE = {"in domain": test_id, f"OOD S1={prof.S1}": test_ood}
 terms, labels = {}, {}
 for where, test in WHERE.items():
-    batch = X.test_batch(configs, test, dev)
+    batch = X.eval_batch(configs, test, dev)
     terms[where] = PR.neuron_outputs(params.to(dev), batch)
-    labels[where] = batch[4].label[..., -1]
+    labels[where] = batch[1].z  # each test prompt's label
 
 
 def tolerance(err):
@@ -217,16 +219,16 @@ print(
     f"cut at half the median norm instead (late growers counted as small): margin kept "
     f"{kept_half.min():.2f} (worst model)"
 )
-_ = icl.export.save_table(
+_ = export.save_table(
     "small-neuron-pruning",
-    {
-        "test": np.repeat(list(WHERE), len(seeds)),
-        "seed": np.tile(seeds, len(WHERE)),
-        **{
-            k: np.concatenate([only_small[w][k] for w in WHERE])
+    export.long_table(
+        {
+            k: np.stack([only_small[w][k] for w in WHERE])
             for k in ("err_before", "err_after", "margin_kept")
         },
-    },
+        test=list(WHERE),
+        seed=run_seeds,
+    ),
 )
 
 # %% [markdown]
@@ -255,7 +257,7 @@ curves = {
     for method in METHODS
 }
 unpruned = {where: curves[where, "magnitude"]["margin"][0] for where in WHERE}
-_ = icl.export.save_table(
+_ = export.save_table(
     "a14-pruning-curves",
     [
         {
@@ -294,14 +296,14 @@ for row, where in enumerate(WHERE):
                 ax.plot(rates, Y.mean(1), color=c, marker=mk, ms=4, label=lab)
                 continue
             Y = Y / unpruned[where] if key == "margin" else Y
-            icl.plotting.mean_band(ax, rates, Y.T, color=c, marker=mk, ms=4, label=lab)
+            plotting.mean_band(ax, rates, Y.T, color=c, marker=mk, ms=4, label=lab)
     e0 = curves[where, "magnitude"]["err"][0].mean()
     tol = only_small[where]["tol"]
     axes[row, 0].axhspan(
         e0 - tol, e0 + tol, color="0.88", zorder=0, label="unpruned ± 2 s.e."
     )
     axes[row, 0].axhline(
-        floor, color=icl.plotting.THEORY_COLOR, ls=":", lw=1.5, label="guess floor"
+        floor, color=plotting.THEORY_COLOR, ls=":", lw=1.5, label="guess floor"
     )
     title = where.replace("S1", "$S_1$")
     err_top = max(2.5 * e0, 1.2 * float(curves[where, "largest"]["err"].mean(1).max()))
@@ -354,15 +356,15 @@ print("(every second rate:", ", ".join(f"{r:g}" for r in prof.rates[::2]) + ")")
 # %%
 a15 = {}
 for a in prof.alphas_test:
-    batch = X.test_batch(configs, test_id.replace(alpha_test=a), dev)
-    z = batch[4].label[..., -1]
+    batch = X.eval_batch(configs, test_id.replace(alpha_test=a), dev)
+    z = batch[1].z
     a15[a] = PR.sweep(
         PR.neuron_outputs(params.to(dev), batch), z, params, prof.rates, "magnitude"
     )
     a15[a]["small_only"] = PR.pruned_metrics(
         PR.neuron_outputs(params.to(dev), batch), z, ~large_t
     )["err"]
-_ = icl.export.save_table(
+_ = export.save_table(
     "a15-pruning-alpha",
     [
         {
@@ -383,7 +385,7 @@ _ = icl.export.save_table(
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 colors = plt.cm.plasma(np.linspace(0, 0.8, len(prof.alphas_test)))
 for c, a in zip(colors, prof.alphas_test):
-    icl.plotting.mean_band(
+    plotting.mean_band(
         axes[0],
         rates,
         a15[a]["err"].T,
@@ -393,7 +395,7 @@ for c, a in zip(colors, prof.alphas_test):
         label=f"$\\alpha'$ = {a}",
     )
     axes[0].axhline((1 - a / 2) ** prof.l_ts / 2, color=c, ls=":", lw=1.5)
-    icl.plotting.mean_band(
+    plotting.mean_band(
         axes[1],
         rates,
         (a15[a]["margin"] / a15[a]["margin"][0]).T,
@@ -455,20 +457,22 @@ for i, R in enumerate(frac_R):
     omega["err"][i], omega["loss"][i] = res["err"], res["loss"]
     omega["margin"][i] = res["margin"] / full0["margin"]
     omega["pred"][i] = 1 - (mags * mask.numpy()).sum(1) / (mags * large).sum(1)
-fit_margin = icl.stats.fit_linear_ci(omega["x"], omega["margin"])
-fit_pred = icl.stats.fit_linear_ci(omega["x"], omega["pred"])
-fit_loss = icl.stats.fit_linear_ci(omega["x"], omega["loss"])
-_ = icl.export.save_table(
+fit_margin = stats.fit_linear_ci(omega["x"], omega["margin"])
+fit_pred = stats.fit_linear_ci(omega["x"], omega["pred"])
+fit_loss = stats.fit_linear_ci(omega["x"], omega["loss"])
+_ = export.save_table(
     "large-neuron-removal",
-    {
-        "R": np.repeat(frac_R, len(seeds)),
-        "seed": np.tile(seeds, len(frac_R)),
-        "removed_fraction": omega["x"].ravel(),
-        "err": omega["err"].ravel(),
-        "loss": omega["loss"].ravel(),
-        "margin_rel": omega["margin"].ravel(),
-        "margin_rel_predicted_from_norms": omega["pred"].ravel(),
-    },
+    export.long_table(
+        {
+            "removed_fraction": omega["x"],
+            "err": omega["err"],
+            "loss": omega["loss"],
+            "margin_rel": omega["margin"],
+            "margin_rel_predicted_from_norms": omega["pred"],
+        },
+        R=frac_R,
+        seed=run_seeds,
+    ),
 )
 # Deciding experiment: what carries the sign of F?  Remove every large neuron of one sign but
 # the smallest one, then all of them.
@@ -519,7 +523,7 @@ ax.plot(
     lw=1,
     label="from the row norms",
 )
-ax.plot(xx, 1 - xx, color=icl.plotting.THEORY_COLOR, ls=":", label="$1-R$")
+ax.plot(xx, 1 - xx, color=plotting.THEORY_COLOR, ls=":", label="$1-R$")
 ax.set(
     xlabel="fraction of the large neurons removed",
     ylabel="margin $zF$ / unpruned",
@@ -529,7 +533,7 @@ ax.set(
 )
 ax.legend(loc="upper right")
 ax = axes[1]
-icl.plotting.mean_band(
+plotting.mean_band(
     ax,
     frac_R,
     omega["loss"].T,
@@ -538,7 +542,7 @@ icl.plotting.mean_band(
     ms=4,
     label="hinge loss",
 )
-icl.plotting.mean_band(
+plotting.mean_band(
     ax,
     frac_R,
     omega["err"].T,
@@ -603,14 +607,14 @@ print(
 # neurons and pruned by 40 %.
 
 # %%
-P = icl.data.embed(*X.test_batch(configs[:1], test_id.replace(n_eval=prof.n_timing)))
+P = data.embed(*X.eval_batch(configs[:1], test_id.replace(n_eval=prof.n_timing)))
 cost = PR.cost_table(
     params.select(0),
     P,
     (0.0, float((~large[0]).mean()), 0.4),
     repeats=prof.timing_repeats,
 )
-_ = icl.export.save_table("pruning-cost", cost)
+_ = export.save_table("pruning-cost", cost)
 for row in cost.itertuples():
     print(
         f"rate {row.rate:.2f}: m = {row.m:2d} neurons, {row.kflop:.1f} kFLOP per prompt "
@@ -630,7 +634,7 @@ for row in cost.itertuples():
 # ## Claims
 
 # %% tags=["hide-input"]
-claims = icl.claims.Claims()
+claims = Claims()
 frac_large = float(large.mean())
 claims.check(
     "Thm 3",

@@ -54,10 +54,12 @@ device = None
 import icl_utils as icl
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import scipy.optimize
 from icl_utils import cot
-from icl_utils import reasoning as R
-from icl_utils import transitions as TR
+from icl_utils.book import export, plotting
+from icl_utils.book.claims import Claims
+from icl_utils.core import rng, stats
 
 prof, dev = icl.start_chapter("04_cot_vs_icl", **icl.chapter_parameters(globals()))
 base, seeds = prof.base, prof.seeds
@@ -111,10 +113,10 @@ print(
 # $B$, $\tau^f$, $\tau_o^f$ and whether Condition 1 holds.
 
 # %%
-world = cot.make_cot_world(base.M, base.K, base.d)
-g = icl.data.make_generator(0, "probe")
-steps = cot.sample_steps(1, base.K, base.M, g)
-pr = cot.sample_cot_prompts(steps, 0.6, 3, 2, g)
+world = cot.data.make_cot_world(base.M, base.K, base.d)
+g = rng.make_generator(0, "probe")
+steps = cot.data.sample_steps(1, base.K, base.M, g)
+pr = cot.data.sample_cot_prompts(steps, 0.6, 3, 2, g)
 print("task: f_1 =", steps[0, 0].tolist(), " f_2 =", steps[0, 1].tolist())
 print("columns [input; output] (pattern indices, -1 = zero, masked slots dropped):")
 print(
@@ -124,14 +126,14 @@ print(
 print(f"query for step k={int(pr.k[0])}; correct chain z = {pr.z[0].tolist()}")
 A_ex = [[[0.6, 0.4], [0.4, 0.6]], [[0.4, 0.6], [0.8, 0.2]]]
 steps_ex = [[0, 1], [1, 0]]
-print("worked example: B =", np.round(TR.k_step_matrix(A_ex), 2).tolist())
+print("worked example: B =", np.round(cot.transitions.k_step_matrix(A_ex), 2).tolist())
 print(
-    f"tau^f = {TR.tau_f(A_ex, steps_ex):.2f}, tau_o^f = {TR.tau_o_f(A_ex):.2f}, "
-    f"Condition 1 holds: {TR.condition_1(A_ex, steps_ex)}"
+    f"tau^f = {cot.transitions.tau_f(A_ex, steps_ex):.2f}, tau_o^f = {cot.transitions.tau_o_f(A_ex):.2f}, "
+    f"Condition 1 holds: {cot.transitions.condition_1(A_ex, steps_ex)}"
 )
 
 # %% mystnb={"figure": {"caption": "A training prompt of Part II: three examples of a two-step reasoning task (blue lines separate them), one column per step (tick label: its step), and the query q asking for step 2. Rows above the red line hold a step's input pattern and its positional code, rows below its output pattern. Look at the query: its output rows are empty -- the model must produce them from the examples of the same step.", "name": "fig-cot-prompt"}} tags=["hide-input"]
-P = cot.embed_cot(world, pr)[0]
+P = cot.data.embed_cot(world, pr)[0]
 fig, ax = plt.subplots(figsize=(7, 3.2))
 ax.imshow(P.T.numpy(), cmap="Greys", aspect="auto", vmin=0, vmax=1)
 ax.axhline(base.d - 0.5, color="tab:red", lw=1)
@@ -164,22 +166,20 @@ plt.show()
 # or as $T$), and we print how many seeds reached it.
 
 # %%
-runs = R.train_cot(
+runs = cot.training.train_cot(
     [base.replace(alpha=a, seed=s) for a in prof.alphas_train for s in seeds]
 )
 it = runs[0]["iters"]
-by_alpha = {
-    a: [r for r in runs if r["config"]["alpha"] == a] for a in prof.alphas_train
-}
-t_hit = np.array(
-    [
-        [R.iterations_to_loss(r["loss"], prof.loss_target) for r in rs]
-        for rs in by_alpha.values()
-    ]
-)  # (alphas, seeds); NaN: never reached
-final_loss = np.array(
-    [[r["loss"][-50:].mean() for r in rs] for rs in by_alpha.values()]
-)  # mean of the last 50 steps
+by_alpha = {a: runs.select(alpha=a) for a in prof.alphas_train}
+t_hit_da = runs.array(
+    lambda r: cot.training.iterations_to_loss(r["loss"], prof.loss_target),
+    "alpha",
+    "seed",
+)  # NaN: never reached
+final_loss_da = runs.array(
+    lambda r: r["loss"][-50:].mean(), "alpha", "seed"
+)  # last 50 steps
+t_hit, final_loss = t_hit_da.values, final_loss_da.values
 for a, t, fl in zip(prof.alphas_train, t_hit, final_loss):
     n_hit = int(np.isfinite(t).sum())
     med = f"median {np.nanmedian(t):.0f}" if n_hit else "not reached within T"
@@ -187,28 +187,18 @@ for a, t, fl in zip(prof.alphas_train, t_hit, final_loss):
         f"alpha = {a}: loss <= {prof.loss_target} after {med} iterations "
         f"({n_hit} of {len(seeds)} seeds); final loss median {np.median(fl):.4f}"
     )
-_ = icl.export.save_table(
-    "training-iterations",
-    {
-        "alpha": np.repeat(prof.alphas_train, len(seeds)),
-        "seed": np.tile(seeds, len(prof.alphas_train)),
-        f"iterations_to_loss_{prof.loss_target}": t_hit.ravel(),
-        "final_loss_last50": final_loss.ravel(),
-    },
-)
+table = t_hit_da.to_dataframe(f"iterations_to_loss_{prof.loss_target}")
+table["final_loss_last50"] = final_loss_da.to_series()  # aligned by label
+_ = export.save_table("training-iterations", table.reset_index())
 blocks = (
     base.T // 10
 )  # the loss curve as 10-step means, one row per (alpha, seed, block)
-_ = icl.export.save_table(
-    "training-loss",
-    {
-        "alpha": np.repeat(prof.alphas_train, len(seeds) * blocks),
-        "seed": np.tile(np.repeat(seeds, blocks), len(prof.alphas_train)),
-        "iteration": np.tile(np.arange(1, blocks + 1) * 10, len(runs)),
-        "loss_mean_of_10_steps": np.concatenate(
-            [r["loss"][: blocks * 10].reshape(blocks, 10).mean(1) for r in runs]
-        ),
-    },
+loss10 = runs.array(
+    lambda r: r["loss"][: blocks * 10].reshape(blocks, 10).mean(1), "alpha", "seed"
+).rename(axis_1="iteration")
+loss10 = loss10.assign_coords(iteration=np.arange(1, blocks + 1) * 10)
+_ = export.save_table(
+    "training-loss", loss10.to_dataframe("loss_mean_of_10_steps").reset_index()
 )
 
 # %% mystnb={"figure": {"caption": "Left (Theorem 4): squared training loss, one curve per $\\alpha$ (10-step average, mean over seeds, range shaded), and the loss target (dotted) at which we count the iterations. Right (B-20): the query's attention on four categories of context columns during training at the $\\alpha$ in the title, and (dashed) on all columns of its step. Look at smaller $\\alpha$ leaving the plateau later, and at the two stages: attention on the query's step (dashed) rises first, on its step *and* pattern afterwards.", "name": "fig-cot-training"}} tags=["hide-input"]
@@ -217,10 +207,10 @@ kernel = np.ones(10) / 10
 colors = plt.cm.viridis(np.linspace(0, 0.9, len(by_alpha)))
 for c, (a, rs) in zip(colors, by_alpha.items()):
     sm = np.stack([np.convolve(r["loss"], kernel, mode="valid") for r in rs])
-    icl.plotting.mean_band(
+    plotting.mean_band(
         axes[0], np.arange(sm.shape[1]) + 10, sm, color=c, label=f"$\\alpha$ = {a}"
     )
-axes[0].axhline(prof.loss_target, color=icl.plotting.THEORY_COLOR, ls=":", lw=1)
+axes[0].axhline(prof.loss_target, color=plotting.THEORY_COLOR, ls=":", lw=1)
 axes[0].set(
     yscale="log",
     xlabel="iteration $t$",
@@ -230,9 +220,9 @@ axes[0].set(
 axes[0].legend(fontsize="x-small", ncol=2)
 main = by_alpha[prof.alpha_main]
 attn = np.stack([r["attn"] for r in main])  # (seeds, R, 4)
-for c, name in enumerate(R.CATEGORIES):
-    icl.plotting.mean_band(axes[1], it, attn[:, :, c], label=name)
-icl.plotting.mean_band(
+for c, name in enumerate(cot.probes.CATEGORIES):
+    plotting.mean_band(axes[1], it, attn[:, :, c], label=name)
+plotting.mean_band(
     axes[1],
     it,
     attn[:, :, 0] + attn[:, :, 1],
@@ -265,14 +255,14 @@ print(
     f"({np.isfinite(t_step).sum()} of {len(seeds)} seeds), on its step and pattern at "
     f"t = {np.nanmedian(t_pattern):.0f} ({np.isfinite(t_pattern).sum()} of {len(seeds)}; medians)"
 )
-_ = icl.export.save_table(
+_ = export.save_table(
     "attention-by-category",
-    {
-        "seed": np.repeat(seeds, len(it) * 4),
-        "iteration": np.tile(np.repeat(it, 4), len(seeds)),
-        "category": np.tile(R.CATEGORIES, len(seeds) * len(it)),
-        "attention": attn.ravel(),
-    },
+    export.long_table(
+        {"attention": attn},
+        seed=[c.seed for c in main.configs],
+        iteration=it,
+        category=cot.probes.CATEGORIES,
+    ),
 )
 
 # %% [markdown]
@@ -291,7 +281,7 @@ _ = icl.export.save_table(
 # the theorem's whole form $a\alpha^{-2}+b\alpha^{-1}+c$ ($a,b,c\ge0$) to the medians.
 
 # %%
-fit_t = icl.stats.fit_power_law_ci(prof.alphas_train, t_hit)
+fit_t = stats.fit_power_law_ci(prof.alphas_train, t_hit)
 med_t = np.nanmedian(t_hit, axis=1)
 # Theorem 4's form a alpha^-2 + b alpha^-1 + c, nonnegative least squares on the medians
 design = np.stack(
@@ -348,20 +338,26 @@ def slope_band(ax, x, fit, color):
 
 
 fig, ax = plt.subplots(figsize=(6.5, 4))
-A_ = np.repeat(prof.alphas_train, len(seeds)).reshape(t_hit.shape)
+A_ = t_hit_da.alpha.broadcast_like(t_hit_da)  # each run's alpha, by label
 ax.plot(
-    A_.ravel(), t_hit.ravel(), "o", color="tab:blue", alpha=0.3, ms=4, label="one seed"
+    A_.values.ravel(),
+    t_hit.ravel(),
+    "o",
+    color="tab:blue",
+    alpha=0.3,
+    ms=4,
+    label="one seed",
 )
 ax.plot(
     prof.alphas_train, med_t, "s", color="tab:blue", ms=6, label="median over seeds"
 )
 xc, yc = slope_band(ax, prof.alphas_train, fit_t, "tab:orange")
 xx = np.geomspace(min(prof.alphas_train), max(prof.alphas_train), 50)
-icl.plotting.draw_slope(ax, xx, -2.0, (xc, yc), "slope $-2$ (leading term)")
+plotting.draw_slope(ax, xx, -2.0, (xc, yc), "slope $-2$ (leading term)")
 ax.plot(
     xx,
     abc[0] * xx**-2 + abc[1] / xx + abc[2],
-    color=icl.plotting.THEORY_COLOR,
+    color=plotting.THEORY_COLOR,
     ls="--",
     label="$a\\alpha^{-2}+b\\alpha^{-1}+c$",
 )
@@ -372,9 +368,9 @@ ax.set(
     ylabel=f"iterations to a loss of {prof.loss_target}",
     title="Theorem 4: iterations against $\\alpha$",
 )
-icl.plotting.plain_log_ticks(ax, prof.alphas_train)
+plotting.plain_log_ticks(ax, prof.alphas_train)
 y_ticks = [10, 20, 30, 50, 100, 200, 300, 500]
-icl.plotting.plain_log_ticks(
+plotting.plain_log_ticks(
     ax,
     [v for v in y_ticks if np.nanmin(t_hit) / 1.5 <= v <= 1.5 * np.nanmax(t_hit)],
     axis="y",
@@ -412,7 +408,7 @@ plt.show()
 # %%
 rec_below = max(1, prof.T_below // 40)
 below = {
-    M_: R.train_cot(
+    M_: cot.training.train_cot(
         [
             base.replace(
                 M=M_,
@@ -432,7 +428,9 @@ below_final = {
     M_: np.array([r["loss"][-50:].mean() for r in rs]) for M_, rs in below.items()
 }
 below_hit = {
-    M_: np.array([R.iterations_to_loss(r["loss"], prof.loss_target) for r in rs])
+    M_: np.array(
+        [cot.training.iterations_to_loss(r["loss"], prof.loss_target) for r in rs]
+    )
     for M_, rs in below.items()
 }
 below_attn = {
@@ -453,46 +451,46 @@ for M_ in below:
     print(
         "   final attention (medians): "
         + ", ".join(
-            f"{n} {v:.2f}" for n, v in zip(R.CATEGORIES, np.median(below_attn[M_], 0))
+            f"{n} {v:.2f}"
+            for n, v in zip(cot.probes.CATEGORIES, np.median(below_attn[M_], 0))
         )
         + f"; clean CoT error median {np.median(below_err[M_]):.3f}"
     )
-_ = icl.export.save_table(
+
+
+def below_table(rs):
+    """One M's runs: the loss (mean of the 10 steps before each recorded iteration; NaN at 0)
+    and the attention by category, per seed and recorded iteration."""
+    loss10 = [
+        [np.mean(r["loss"][max(0, t - 10) : t]) if t else np.nan for t in it_below]
+        for r in rs
+    ]
+    columns = {"loss_mean_of_last_10_steps": np.array(loss10)}
+    for c, n in enumerate(cot.probes.CATEGORIES):
+        name = "attention_" + n.replace(", ", "_").replace(" ", "_")
+        columns[name] = np.stack([r["attn"][:, c] for r in rs])
+    return export.long_table(
+        columns, seed=[c.seed for c in rs.configs], iteration=it_below
+    )
+
+
+_ = export.save_table(
     "below-one-over-m",
-    {
-        "M": np.repeat(list(below), len(seeds) * len(it_below)),
-        "seed": np.tile(np.repeat(seeds, len(it_below)), len(below)),
-        "iteration": np.tile(it_below, len(seeds) * len(below)),
-        "loss_mean_of_last_10_steps": [  # NaN at iteration 0: no step taken yet
-            np.mean(r["loss"][max(0, t - 10) : t]) if t else np.nan
-            for rs in below.values()
-            for r in rs
-            for t in it_below
-        ],
-        **{
-            f"attention_{n.replace(', ', '_').replace(' ', '_')}": np.concatenate(
-                [r["attn"][:, c] for rs in below.values() for r in rs]
-            )
-            for c, n in enumerate(R.CATEGORIES)
-        },
-        "clean_cot_error": np.concatenate(
-            [r["cot_err"] for rs in below.values() for r in rs]
-        ),
-    },
+    pd.concat(below_table(rs).assign(M=M_) for M_, rs in below.items()),
 )
 
 # %% mystnb={"figure": {"caption": "The deciding experiment for $\\alpha$ below $1/M$. Left: training loss at $\\alpha=0.2$ with $M=4$ patterns ($\\alpha<1/M$) and with $M=8$ ($\\alpha>1/M$), 10-step average, mean over seeds with the range shaded, and the loss target (dotted). Right: where the query's attention ends up (median over seeds). Look at the $M=4$ loss: it leaves the first plateau and then stays flat, however long it trains, with the attention on the *other* patterns of the query's step.", "name": "fig-cot-below"}} tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 for (M_, rs), c in zip(below.items(), ("tab:red", "tab:green")):
     sm = np.stack([np.convolve(r["loss"], kernel, mode="valid") for r in rs])
-    icl.plotting.mean_band(
+    plotting.mean_band(
         axes[0],
         np.arange(sm.shape[1]) + 10,
         sm,
         color=c,
         label=f"$M$ = {M_} ($1/M$ = {1 / M_:.3f})",
     )
-axes[0].axhline(prof.loss_target, color=icl.plotting.THEORY_COLOR, ls=":", lw=1)
+axes[0].axhline(prof.loss_target, color=plotting.THEORY_COLOR, ls=":", lw=1)
 axes[0].set(
     yscale="log",
     xlabel="iteration $t$",
@@ -510,7 +508,9 @@ for j, ((M_, at), c) in enumerate(zip(below_attn.items(), ("tab:red", "tab:green
         label=f"$M$ = {M_}",
     )
 axes[1].set_xticks(
-    np.arange(4), [n.replace(", ", "\n") for n in R.CATEGORIES], fontsize="x-small"
+    np.arange(4),
+    [n.replace(", ", "\n") for n in cot.probes.CATEGORIES],
+    fontsize="x-small",
 )
 axes[1].set(
     ylabel="final attention of the query",
@@ -546,7 +546,7 @@ plt.show()
 # whole experiment.
 
 # %%
-tw = R.test_world(world, prof.tsr_mix)
+tw = cot.inference.eval_world(world, prof.tsr_mix)
 _sweeps = {}
 
 
@@ -554,9 +554,13 @@ def sweep(alpha_test, tau, condition1=True):
     """CoT and ICL error (seeds, lengths) of the alpha_main models at every test length."""
     key = (alpha_test, tau, condition1)
     if key not in _sweeps:
-        steps_t, A = R.test_tasks(prof.n_tasks, base.K, base.M, tau, condition1, seed=1)
+        steps_t, A = cot.inference.eval_tasks(
+            prof.n_tasks, base.K, base.M, tau, condition1, seed=1
+        )
         errs = [
-            R.evaluate_cot(main, tw, steps_t, A, alpha_test, l, prof.n_per_task)
+            cot.inference.evaluate_cot(
+                main, tw, steps_t, A, alpha_test, l, prof.n_per_task
+            )
             for l in prof.lengths
         ]
         _sweeps[key] = {
@@ -571,7 +575,9 @@ b18 = {t: sweep(prof.alpha_test_main, t) for t in prof.taus}
 # %% mystnb={"figure": {"caption": "B-17, B-18: error of CoT (top) and ICL (bottom, B-17i, B-18i) on noisy test prompts against the number of context examples $l_{ts}$, for several $\\alpha'$ (left) and several step accuracies $\\tau^f$ (right); mean over seeds, range shaded; dotted: one wrong prompt in all seeds' prompts (zero errors are drawn there). Look at larger $\\alpha'$ and larger $\\tau^f$ shortening the prompt needed, and at ICL needing longer prompts than CoT.", "name": "fig-cot-length"}} tags=["hide-input"]
 floor = 1 / (prof.n_tasks * prof.n_per_task * len(seeds))
 tau_o = {
-    t: TR.tau_o_f(R.test_tasks(1, base.K, base.M, t, True, seed=1)[1][0])
+    t: cot.transitions.tau_o_f(
+        cot.inference.eval_tasks(1, base.K, base.M, t, True, seed=1)[1][0]
+    )
     for t in prof.taus
 }
 fig, axes = plt.subplots(2, 2, figsize=(11, 7.2), sharex=True, sharey=True)
@@ -584,9 +590,9 @@ for row, kind in enumerate(["cot", "icl"]):
     ):
         ax = axes[row, col]
         colors = plt.cm.viridis(np.linspace(0, 0.9, len(sw)))
-        ax.axhline(floor, color=icl.plotting.THEORY_COLOR, ls=":", lw=1)
+        ax.axhline(floor, color=plotting.THEORY_COLOR, ls=":", lw=1)
         for c, (v, res) in zip(colors, sw.items()):
-            icl.plotting.mean_band(
+            plotting.mean_band(
                 ax,
                 prof.lengths,
                 np.maximum(res[kind], floor),
@@ -606,7 +612,7 @@ for row, kind in enumerate(["cot", "icl"]):
             title=f"{'B-17' if col == 0 else 'B-18'}{'' if kind == 'cot' else 'i'}: "
             f"{kind.upper()} error ({fmt})",
         )
-        icl.plotting.plain_log_ticks(
+        plotting.plain_log_ticks(
             ax, [l for l in prof.lengths if l in (1, 2, 5, 10, 20, 40, 100)]
         )
         ax.legend(fontsize="x-small")
@@ -622,7 +628,10 @@ points = [("alpha'", a, prof.tau_main, r) for a, r in b17.items()] + [
 ]
 need = {
     (kind, a, t): np.array(
-        [R.needed_length(prof.lengths, e, prof.target_error) for e in r["cot"]]
+        [
+            cot.inference.needed_length(prof.lengths, e, prof.target_error)
+            for e in r["cot"]
+        ]
     )
     for kind, a, t, r in points
 }  # per seed; NaN: the grid never reaches the target
@@ -657,7 +666,7 @@ need_at = {(a, t): n for (_, a, t), n in need.items()}  # the common point once
 def fit_needed(pts):
     """Power law of the needed length against (alpha' tau^f)^-2 over the points ``pts``."""
     x = np.array([(a * t) ** -2 for a, t in pts])
-    return x, icl.stats.fit_power_law_ci(x, np.stack([need_at[p] for p in pts]))
+    return x, stats.fit_power_law_ci(x, np.stack([need_at[p] for p in pts]))
 
 
 x_all, fit_l = fit_needed(list(need_at))
@@ -679,7 +688,7 @@ for (name, pts), c in zip(sweep_pts.items(), ("tab:blue", "tab:green")):
     ax.plot(xx, f.predict(xx), color=c, lw=1)
 if np.isfinite(fit_l.slope):
     xc, yc = slope_band(ax, x_all, fit_l, "tab:orange")
-    icl.plotting.draw_slope(
+    plotting.draw_slope(
         ax,
         np.geomspace(x_all.min(), x_all.max(), 50),
         1.0,
@@ -693,8 +702,8 @@ ax.set(
     ylabel=f"$l_{{ts}}$ for CoT error $\\leq$ {prof.target_error}",
     title="Theorem 5's scaling",
 )
-icl.plotting.plain_log_ticks(ax, sorted(set(int(round(x)) for x in x_all)))
-icl.plotting.plain_log_ticks(ax, [5, 10, 20, 50], axis="y")
+plotting.plain_log_ticks(ax, sorted(set(int(round(x)) for x in x_all)))
+plotting.plain_log_ticks(ax, [5, 10, 20, 50], axis="y")
 ax.legend(fontsize="x-small")
 plt.show()
 for name, f in [("both sweeps", fit_l)] + [(n, f) for n, (_, f) in fits.items()]:
@@ -702,23 +711,15 @@ for name, f in [("both sweeps", fit_l)] + [(n, f) for n, (_, f) in fits.items()]
         f"slope of the needed length against (alpha' tau^f)^-2, {name}: {f}; "
         f"{f.n_points} (point, seed) pairs; 1 inside: {'yes' if f.contains(1.0) else 'no'}"
     )
-_ = icl.export.save_table(
+_ = export.save_table(
     "needed-length",
-    {
-        "sweep": np.repeat(
-            [n for n, pts in sweep_pts.items() for _ in pts], len(seeds)
-        ),
-        "alpha_test": np.repeat(
-            [a for pts in sweep_pts.values() for a, _ in pts], len(seeds)
-        ),
-        "tau_f": np.repeat(
-            [t for pts in sweep_pts.values() for _, t in pts], len(seeds)
-        ),
-        "seed": np.tile(seeds, sum(len(p) for p in sweep_pts.values())),
-        "needed_l_ts": np.concatenate(
-            [need_at[p] for pts in sweep_pts.values() for p in pts]
-        ),
-    },
+    pd.concat(
+        export.long_table(
+            {"needed_l_ts": need_at[a, tau]}, seed=[c.seed for c in main.configs]
+        ).assign(sweep=name, alpha_test=a, tau_f=tau)
+        for name, pts in sweep_pts.items()
+        for a, tau in pts
+    ),
 )
 
 # %% [markdown]
@@ -742,13 +743,13 @@ _ = icl.export.save_table(
 # %%
 with_c1 = sweep(prof.alpha_test_main, prof.tau_c1, condition1=True)
 without_c1 = sweep(prof.alpha_test_main, prof.tau_c1, condition1=False)
-_, A_with = R.test_tasks(1, base.K, base.M, prof.tau_c1, True, seed=1)
-_, A_without = R.test_tasks(1, base.K, base.M, prof.tau_c1, False, seed=1)
+_, A_with = cot.inference.eval_tasks(1, base.K, base.M, prof.tau_c1, True, seed=1)
+_, A_without = cot.inference.eval_tasks(1, base.K, base.M, prof.tau_c1, False, seed=1)
 print(
-    f"tau^f = {prof.tau_c1}: tau_o^f with Condition 1 {TR.tau_o_f(A_with[0]):.2f}, "
-    f"without {TR.tau_o_f(A_without[0]):.2f}"
+    f"tau^f = {prof.tau_c1}: tau_o^f with Condition 1 {cot.transitions.tau_o_f(A_with[0]):.2f}, "
+    f"without {cot.transitions.tau_o_f(A_without[0]):.2f}"
 )
-_ = icl.export.save_table(
+_ = export.save_table(
     "test-error-by-length",
     [
         {
@@ -770,7 +771,7 @@ _ = icl.export.save_table(
 fig, ax = plt.subplots(figsize=(9, 4))
 for kind, name, marker in (("cot", "CoT", "o"), ("icl", "ICL", "s")):
     for res, ls, cond in ((with_c1, "-", "holds"), (without_c1, "--", "fails")):
-        icl.plotting.mean_band(
+        plotting.mean_band(
             ax,
             prof.lengths,
             res[kind],
@@ -786,7 +787,7 @@ ax.set(
     ylim=(0, 1),
     title=f"B-19: CoT vs ICL ($\\tau^f$ = {prof.tau_c1}, $\\alpha'$ = {prof.alpha_test_main})",
 )
-icl.plotting.plain_log_ticks(
+plotting.plain_log_ticks(
     ax, [l for l in prof.lengths if l in (1, 2, 5, 10, 20, 40, 100)]
 )
 ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1))  # off the data
@@ -817,7 +818,7 @@ for name, res in (("with C1", with_c1), ("without C1", without_c1)):
 # Theorem 6's $\Omega(1)$ is read as "wrong on at least half of the prompts".
 
 # %% tags=["hide-input"]
-claims = icl.claims.Claims()
+claims = Claims()
 reached_all = bool(np.isfinite(t_hit).all())
 claims.check(
     "Thm 4",
@@ -1089,7 +1090,7 @@ _ = claims.source_table()
 # - **Noisy steps**: for each of the random test tasks (6 at the quick profile), every
 #   step keeps the correct output with probability $p=(\tau^f)^{1/K}$; with Condition 1
 #   the rest is spread uniformly, without it the rest goes to a wrong track ending at one
-#   wrong final pattern (`icl_utils.transitions.build_transitions`).
+#   wrong final pattern (`icl_utils.cot.transitions.build_transitions`).
 # - **Needed length**: per seed, where its CoT error curve first reaches 0.05, read
 #   between the two grid lengths around the crossing (linear in the error, geometric in
 #   the length); a seed whose curve never reaches it has no length and is left out of

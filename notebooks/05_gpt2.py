@@ -52,11 +52,16 @@ device = None
 import icl_utils as icl
 import matplotlib.pyplot as plt
 import numpy as np
-from icl_utils.config import TestConfig
+import pandas as pd
+import xarray as xr
+from icl_utils.book import export, plotting
+from icl_utils.book.claims import Claims
+from icl_utils.incontext import data, gpt2
+from icl_utils.incontext import experiments as X
+from icl_utils.incontext.config import EvalConfig
 
 prof, dev = icl.start_chapter("05_gpt2", **icl.chapter_parameters(globals()))
 base, seeds = prof.base, prof.seeds
-X = icl.experiments
 
 # %%
 print(f"profile: {prof.name}, {len(seeds)} seeds, device: {dev.type}")
@@ -91,13 +96,13 @@ n_params = sum(v.size for v in runs[0]["weights"].values())
 print(f"{n_params} trained weights per GPT-2 ({len(runs)} models)")
 
 # %% mystnb={"figure": {"caption": "GPT-2 training: error on prompts of seen and unseen tasks (median and range over seeds) against the training iteration. Look at the long plateau at 0.5 and the sudden drop part-way through training, on unseen tasks as on seen ones.", "name": "fig-gpt2-training"}} tags=["hide-input"]
-floor_tr = icl.data.guess_floor(base.alpha_test, base.l_ts)
+floor_tr = data.guess_floor(base.alpha_test, base.l_ts)
 fig, ax = plt.subplots(figsize=(7.5, 3.8))
 for key, color, label in [
     ("err_seen", "tab:blue", "seen tasks"),
     ("err_unseen", "tab:red", "unseen tasks"),
 ]:
-    icl.plotting.mean_band(
+    plotting.mean_band(
         ax, it, X.stack(runs, key), color=color, center="median", label=label
     )
 ax.set(
@@ -117,14 +122,14 @@ print(
     f"unseen-task error at t = {it[-1]}: median {final_unseen:.3f} "
     f"(guessing floor {floor_tr:.4f}); seeds below 0.05: {int((err_un[:, -1] <= 0.05).sum())} of {len(seeds)}"
 )
-_ = icl.export.save_table(
+run_seeds = [c.seed for c in runs.configs]
+_ = export.save_table(
     "training-error",
-    {
-        "seed": np.repeat(seeds, len(it)),
-        "t": np.tile(it, len(seeds)),
-        "err_seen": X.stack(runs, "err_seen").ravel(),
-        "err_unseen": err_un.ravel(),
-    },
+    export.long_table(
+        {"err_seen": X.stack(runs, "err_seen"), "err_unseen": err_un},
+        seed=run_seeds,
+        t=it,
+    ),
 )
 
 # %% [markdown]
@@ -139,14 +144,14 @@ _ = icl.export.save_table(
 
 # %%
 tests_probe = [
-    TestConfig(
+    EvalConfig(
         alpha_test=base.alpha_test, l_ts=base.l_ts, n_eval=prof.n_eval, S1=base.S1_probe
     )
 ]
 one_probe = X.evaluate_runs(one, tests_probe, device=dev)
 idx_counts = []
 for r in one:
-    _, idx = X.test_prompts(r["config"], tests_probe[0])
+    _, idx = X.eval_prompts(r["config"], tests_probe[0])
     idx_counts.append(
         float((idx.pattern[:, :-1] == idx.pattern[:, -1:]).sum(1).double().mean())
     )
@@ -166,7 +171,7 @@ for row, (tag, name) in enumerate(
     )
     for k in range(K):
         ax = axes[row, k]
-        icl.plotting.mean_band(
+        plotting.mean_band(
             ax,
             it,
             same_k[:, :, k],
@@ -174,7 +179,7 @@ for row, (tag, name) in enumerate(
             center="median",
             label="same pattern",
         )
-        icl.plotting.mean_band(
+        plotting.mean_band(
             ax,
             it,
             other_k[:, :, k],
@@ -183,7 +188,7 @@ for row, (tag, name) in enumerate(
             lw=1,
             label="other",
         )
-        ax.axhline(uniform, color=icl.plotting.THEORY_COLOR, ls=":", lw=1)
+        ax.axhline(uniform, color=plotting.THEORY_COLOR, ls=":", lw=1)
         if tag == "odr":
             ax.axhline(one_same, color="k", ls="--", lw=1, label="one-layer model")
         ax.set_title(f"layer {k + 1}, {name}", fontsize="medium")
@@ -216,16 +221,18 @@ print(
     f"layer {sel + 1}'s same/other ratio (median seed) rises from {rise[0]:.1f} to {rise[-1]:.1f}; "
     f"it passes halfway at t = {t_rise}"
 )
-_ = icl.export.save_table(
+_ = export.save_table(
     "attention-by-layer",
-    {
-        "seed": np.repeat(seeds, 2 * len(it) * K),
-        "prompts": np.tile(np.repeat(["ODR", "in domain"], len(it) * K), len(seeds)),
-        "t": np.tile(np.repeat(it, K), 2 * len(seeds)),
-        "layer": np.tile(np.arange(1, K + 1), 2 * len(seeds) * len(it)),
-        "same": np.stack([same_odr, X.stack(runs, "attn_same_id")], axis=1).ravel(),
-        "other": np.stack([other_odr, X.stack(runs, "attn_other_id")], axis=1).ravel(),
-    },
+    export.long_table(
+        {
+            "same": np.stack([same_odr, X.stack(runs, "attn_same_id")], axis=1),
+            "other": np.stack([other_odr, X.stack(runs, "attn_other_id")], axis=1),
+        },
+        seed=run_seeds,
+        prompts=["ODR", "in domain"],
+        t=it,
+        layer=range(1, K + 1),
+    ),
 )
 
 # %% [markdown]
@@ -287,7 +294,7 @@ for k, ax in enumerate(np.atleast_1d(axes)):
                 alpha=0.6,
                 label=f"t = {it[s]}" if (k == K - 1 and sign == 1) else None,
             )
-    ax.axvline(90, color=icl.plotting.THEORY_COLOR, ls=":", lw=1)
+    ax.axvline(90, color=plotting.THEORY_COLOR, ls=":", lw=1)
     ax.set(xlim=(0, 180), xlabel="angle to $q$ (degrees)", title=f"layer {k + 1}")
     ax.set_xticks([0, 45, 90, 135, 180])
 np.atleast_1d(axes)[0].set_ylabel("magnitude $|u_i|$")
@@ -313,15 +320,14 @@ for e in range(len(seeds)):
         + ", ".join(f"layer {k + 1}: {v:.2f}" for k, v in enumerate(agree[e]))
     )
 best_agree = np.median(agree.max(1))
-_ = icl.export.save_table(
+_ = export.save_table(
     "neurons-seed0",
-    {
-        "t": np.repeat(it[snap], K * ang.shape[-1]),
-        "layer": np.tile(np.repeat(np.arange(1, K + 1), ang.shape[-1]), len(snap)),
-        "angle": ang[0, snap].ravel(),
-        "magnitude": mag[0, snap].ravel(),
-        "sign": sgn[0, snap].ravel(),
-    },
+    export.long_table(
+        {"angle": ang[0, snap], "magnitude": mag[0, snap], "sign": sgn[0, snap]},
+        t=it[snap],
+        layer=range(1, K + 1),
+        neuron=range(ang.shape[-1]),
+    ),
 )
 
 # %% [markdown]
@@ -333,13 +339,14 @@ _ = icl.export.save_table(
 
 # %%
 tests_S1 = [
-    TestConfig(S1=S1, alpha_test=base.alpha, l_ts=l, n_eval=prof.n_eval)
+    EvalConfig(S1=S1, alpha_test=base.alpha, l_ts=l, n_eval=prof.n_eval)
     for S1 in (*prof.S1s, None)
     for l in prof.lengths
 ]
-shape = (len(seeds), len(prof.S1s) + 1, len(prof.lengths))
-err_g = icl.gpt2.evaluate(runs, tests_S1, device=dev)["err"].reshape(shape)
-err_1 = X.evaluate_runs(one, tests_S1, device=dev)["err"].reshape(shape)
+# errors laid out over (seed, S1, l_ts), read off the runs' configs and the tests
+err_g_da = gpt2.evaluate(runs, tests_S1, device=dev).array("err", "seed", "S1", "l_ts")
+err_1_da = X.evaluate_runs(one, tests_S1, device=dev).array("err", "seed", "S1", "l_ts")
+err_g, err_1 = err_g_da.values, err_1_da.values
 
 # %% mystnb={"figure": {"caption": "A-12: error on OOD prompts against the test length $l_{ts}$, one curve per $S_1$ (dashed: $S_1<1$), and in domain (grey); left the one-layer model of Eq. 7, right GPT-2, tested on the same prompts; median over seeds, range shaded; dotted: the resolution $1/n$. Look at the $S_1<1$ curves: on GPT-2 they level off above the $S_1\\ge1$ curves, as on the source's figure.", "name": "fig-gpt2-ood-length"}} tags=["hide-input"]
 floor = 1 / (prof.n_eval * len(seeds))
@@ -350,7 +357,7 @@ for ax, err, title in [
     (axes[1], err_g, "GPT-2"),
 ]:
     for k, S1 in enumerate(prof.S1s):
-        icl.plotting.mean_band(
+        plotting.mean_band(
             ax,
             prof.lengths,
             np.maximum(err[:, k], floor),
@@ -361,7 +368,7 @@ for ax, err, title in [
             label=f"$S_1$ = {S1}",
             ls="-" if S1 >= 1 else "--",
         )
-    icl.plotting.mean_band(
+    plotting.mean_band(
         ax,
         prof.lengths,
         np.maximum(err[:, -1], floor),
@@ -371,14 +378,14 @@ for ax, err, title in [
         ms=3,
         label="in domain",
     )
-    ax.axhline(floor, color=icl.plotting.THEORY_COLOR, ls=":", lw=1)
+    ax.axhline(floor, color=plotting.THEORY_COLOR, ls=":", lw=1)
     ax.set(
         xscale="log",
         yscale="log",
         xlabel="test prompt length $l_{ts}$",
         title=f"A-12: {title}",
     )
-    icl.plotting.plain_log_ticks(ax, prof.lengths)
+    plotting.plain_log_ticks(ax, prof.lengths)
 axes[0].set_ylabel("error (log)")
 axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small")
 fig.tight_layout()
@@ -391,18 +398,10 @@ for name, med in [("GPT-2", med_g), ("one-layer", med_1)]:
             f"S1={S1}: {e:.3f}" for S1, e in zip((*prof.S1s, "in domain"), med[:, -1])
         )
     )
-_ = icl.export.save_table(
-    "ood-error-vs-length-gpt2-and-one-layer",
-    {
-        "model": np.repeat(["GPT-2", "one-layer"], err_g.size),
-        "seed": np.tile(np.repeat(seeds, shape[1] * shape[2]), 2),
-        "S1": np.tile(
-            np.repeat([*map(str, prof.S1s), "in domain"], shape[2]), 2 * len(seeds)
-        ),
-        "l_ts": np.tile(prof.lengths, 2 * len(seeds) * shape[1]),
-        "err": np.concatenate([err_g.ravel(), err_1.ravel()]),
-    },
-)
+models = pd.Index(["GPT-2", "one-layer"], name="model")
+table = xr.concat([err_g_da, err_1_da], models).to_dataframe("err").reset_index()
+table["S1"] = ["in domain" if pd.isna(s) else s for s in table["S1"]]
+_ = export.save_table("ood-error-vs-length-gpt2-and-one-layer", table)
 
 # %% [markdown]
 # ## Figure A-13 on GPT-2: error against test length for several $\alpha'$
@@ -412,14 +411,15 @@ _ = icl.export.save_table(
 
 # %%
 tests_a = [
-    TestConfig(S1=S1, alpha_test=a, l_ts=l, n_eval=prof.n_eval)
+    EvalConfig(S1=S1, alpha_test=a, l_ts=l, n_eval=prof.n_eval)
     for S1 in (None, prof.S1_alpha)
     for a in prof.alphas_test
     for l in prof.lengths
 ]
-shape_a = (len(seeds), 2, len(prof.alphas_test), len(prof.lengths))
-err_ag = icl.gpt2.evaluate(runs, tests_a, device=dev)["err"].reshape(shape_a)
-err_a1 = X.evaluate_runs(one, tests_a, device=dev)["err"].reshape(shape_a)
+dims_a = ("seed", "S1", "alpha_test", "l_ts")  # S1 = None: in domain
+err_ag_da = gpt2.evaluate(runs, tests_a, device=dev).array("err", *dims_a)
+err_a1_da = X.evaluate_runs(one, tests_a, device=dev).array("err", *dims_a)
+err_ag, err_a1 = err_ag_da.values, err_a1_da.values
 
 # %% mystnb={"figure": {"caption": "A-13: error against $l_{ts}$ for fractions $\\alpha'$ of relevant test examples, in domain (left column) and out of domain (right column); top the one-layer model, bottom GPT-2, on the same prompts; median over seeds, range shaded; dashed verticals at $l_{ts}=1/\\alpha'$. Look at the order of the curves: a larger $\\alpha'$ needs shorter prompts, on both models.", "name": "fig-gpt2-alpha"}} tags=["hide-input"]
 fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True, sharey=True)
@@ -428,7 +428,7 @@ for row, (err, model) in enumerate([(err_a1, "one-layer model"), (err_ag, "GPT-2
     for d, where in enumerate(["in domain", f"OOD, $S_1$ = {prof.S1_alpha}"]):
         ax = axes[row, d]
         for k, a in enumerate(prof.alphas_test):
-            icl.plotting.mean_band(
+            plotting.mean_band(
                 ax,
                 prof.lengths,
                 np.maximum(err[:, d, k], floor),
@@ -439,9 +439,9 @@ for row, (err, model) in enumerate([(err_a1, "one-layer model"), (err_ag, "GPT-2
                 label=f"$\\alpha'$ = {a}",
             )
             ax.axvline(1 / a, color=colors[k], ls="--", lw=1)
-        ax.axhline(floor, color=icl.plotting.THEORY_COLOR, ls=":", lw=1)
+        ax.axhline(floor, color=plotting.THEORY_COLOR, ls=":", lw=1)
         ax.set(xscale="log", yscale="log", title=f"A-13: {model}, {where}")
-        icl.plotting.plain_log_ticks(ax, prof.lengths)
+        plotting.plain_log_ticks(ax, prof.lengths)
         if row == 1:
             ax.set_xlabel("test prompt length $l_{ts}$")
     axes[row, 0].set_ylabel("error (log)")
@@ -461,24 +461,9 @@ for err, model in [(err_ag, "GPT-2"), (err_a1, "one-layer")]:
                 f"alpha'={a}: {need[model, where, a]}" for a in prof.alphas_test
             )
         )
-_ = icl.export.save_table(
-    "error-vs-length-by-alpha-test-gpt2-and-one-layer",
-    {
-        "model": np.repeat(["GPT-2", "one-layer"], err_ag.size),
-        "seed": np.tile(np.repeat(seeds, err_ag[0].size), 2),
-        "S1": np.tile(
-            np.repeat(
-                ["in domain", prof.S1_alpha], len(prof.alphas_test) * len(prof.lengths)
-            ),
-            2 * len(seeds),
-        ),
-        "alpha_test": np.tile(
-            np.repeat(prof.alphas_test, len(prof.lengths)), 2 * 2 * len(seeds)
-        ),
-        "l_ts": np.tile(prof.lengths, 2 * 2 * len(seeds) * len(prof.alphas_test)),
-        "err": np.concatenate([err_ag.ravel(), err_a1.ravel()]),
-    },
-)
+table = xr.concat([err_ag_da, err_a1_da], models).to_dataframe("err").reset_index()
+table["S1"] = ["in domain" if pd.isna(s) else s for s in table["S1"]]
+_ = export.save_table("error-vs-length-by-alpha-test-gpt2-and-one-layer", table)
 
 # %% [markdown]
 # ## Where the deeper model differs from Eq. 7
@@ -512,7 +497,7 @@ _ = icl.export.save_table(
 # ## Claims
 
 # %% tags=["hide-input"]
-claims = icl.claims.Claims()
+claims = Claims()
 l_last = prof.lengths[-1]
 eps = 0.02  # chapter 1's epsilon
 claims.check(

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
-from icl_utils.baselines import LEARNERS, knn_predict, predict_prompts
+from icl_utils.incontext.baselines import LEARNERS, knn_predict, predict_prompts
 
 
 def separable(n=20, l=8, d=5, seed=0):

@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from icl_utils.book import execute_chapter
+from icl_utils.book.execute import execute_chapter
 
 
 def test_execute_chapter(tmp_path):
@@ -34,7 +34,7 @@ def test_execute_chapter_rejects_unknown_profile(tmp_path):
 import os  # noqa: E402
 import shutil  # noqa: E402
 
-from icl_utils.book import check_html, page_problems  # noqa: E402
+from icl_utils.book.browser import check_html, page_problems  # noqa: E402
 
 GOOD = """<html><body><h1>t</h1><span class="math"><mjx-container>x</mjx-container></span>
 <img src="fig.png"><a href="other.html#sec">o</a><a href="https://example.org">e</a><a href="#top">t</a>
@@ -101,8 +101,8 @@ import re  # noqa: E402
 
 import nbformat  # noqa: E402,F811
 
-from icl_utils.book import write_pages  # noqa: E402
-from icl_utils.claims import MIME, SOURCE_MIME, Claims  # noqa: E402
+from icl_utils.book.claims import MIME, SOURCE_MIME, Claims  # noqa: E402
+from icl_utils.book.pages import write_pages  # noqa: E402
 
 
 def test_scoreboard_is_filled_from_the_claims_outputs(tmp_path):
@@ -228,7 +228,7 @@ def test_source_rows_reject_unexplained_differences_and_foreign_claims():
 
 
 def test_printed_claims_fit_the_output_column(capsys):
-    from icl_utils.claims import WIDTH
+    from icl_utils.book.claims import WIDTH
 
     claims = Claims()
     long = "a statement " * 20

@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from icl_utils import cache, experiments
-from icl_utils.config import ICLConfig
+from icl_utils import cot
+from icl_utils.core import cache
+from icl_utils.incontext import experiments
+from icl_utils.incontext.config import ICLConfig
 
 TINY = ICLConfig(T=10, record_every=5, n_eval=50, B=8, l_tr=4, l_ts=4)
 
@@ -102,8 +104,8 @@ def test_partial_temporary_files_are_never_read(cache_root):
 SWEEP = textwrap.dedent(
     """
     import sys
-    from icl_utils import experiments
-    from icl_utils.config import ICLConfig
+    from icl_utils.incontext import experiments
+    from icl_utils.incontext.config import ICLConfig
     base = ICLConfig(T=400, record_every=400, n_eval=50, B=32, l_ts=4)
     cfgs = [base.replace(l_tr=l, seed=s) for l in (2, 3, 4, 5, 6, 7) for s in (0, 1)]
     experiments.train_runs(cfgs, progress=False)
@@ -149,10 +151,9 @@ TINY_COT_CFG = dict(T=20, record_every=10, n_eval=20, B=8, l_tr=4)
 @pytest.fixture
 def count_cot(monkeypatch):
     """Counts the Eq. 11 models really trained and the models really tested."""
-    from icl_utils import reasoning
 
     counter = {"trained": 0, "tested": 0}
-    real_train, real_test = reasoning._train_cot_ensemble, reasoning.test_errors
+    real_train, real_test = cot.training._train_cot_ensemble, cot.inference.eval_errors
 
     def train(configs, *args):
         counter["trained"] += len(configs)
@@ -162,45 +163,45 @@ def count_cot(monkeypatch):
         counter["tested"] += params.E
         return real_test(params, *args, **kwargs)
 
-    monkeypatch.setattr(reasoning, "_train_cot_ensemble", train)
-    monkeypatch.setattr(reasoning, "test_errors", test)
+    monkeypatch.setattr(cot.training, "_train_cot_ensemble", train)
+    monkeypatch.setattr(cot.inference, "eval_errors", test)
     return counter
 
 
 def test_cot_training_and_testing_hit_the_cache(cache_root, count_cot):
-    from icl_utils import reasoning as R
 
-    cfgs = [R.CoTConfig(seed=s, **TINY_COT_CFG) for s in range(3)]
-    first = R.train_cot(cfgs[:2])
-    both = R.train_cot(cfgs)  # two hits, one model trained
+    cfgs = [cot.config.CoTConfig(seed=s, **TINY_COT_CFG) for s in range(3)]
+    first = cot.training.train_cot(cfgs[:2])
+    both = cot.training.train_cot(cfgs)  # two hits, one model trained
     assert count_cot["trained"] == 3
     for a, b in zip(first, both):
         np.testing.assert_array_equal(a["loss"], b["loss"])
         np.testing.assert_array_equal(a["weights"]["W_V"], b["weights"]["W_V"])
-    world = R.test_world(R.make_cot_world(4, 2, 8), 0.3)
-    steps, A = R.test_tasks(2, 2, 4, 0.8, True, seed=1)
-    e1 = R.evaluate_cot(both[:2], world, steps, A, 0.8, 6, 5)
-    e2 = R.evaluate_cot(both, world, steps, A, 0.8, 6, 5)  # two hits, one model tested
+    world = cot.inference.eval_world(cot.data.make_cot_world(4, 2, 8), 0.3)
+    steps, A = cot.inference.eval_tasks(2, 2, 4, 0.8, True, seed=1)
+    e1 = cot.inference.evaluate_cot(both[:2], world, steps, A, 0.8, 6, 5)
+    e2 = cot.inference.evaluate_cot(both, world, steps, A, 0.8, 6, 5)  # two hits, one model tested
     assert count_cot["tested"] == 3
     np.testing.assert_array_equal(e1["cot"], e2["cot"][:2])
-    # the same numbers as test_errors with each model's own seed, uncached
-    direct = R.test_errors(R.params_of(both), world, steps, A, 0.8, 6, 5, seed=[0, 1, 2])
+    # the same numbers as eval_errors with each model's own seed, uncached
+    direct = cot.inference.eval_errors(
+        cot.model.CoTParams.from_results(both), world, steps, A, 0.8, 6, 5, seed=[0, 1, 2]
+    )
     np.testing.assert_array_equal(direct["cot"], e2["cot"])
     np.testing.assert_array_equal(direct["icl"], e2["icl"])
     # another test world, length or transition matrix is another entry
-    R.evaluate_cot(both[:1], world, steps, A, 0.8, 7, 5)
-    R.evaluate_cot(both[:1], world, steps, np.asarray(A)[:, :, ::-1].copy(), 0.8, 6, 5)
+    cot.inference.evaluate_cot(both[:1], world, steps, A, 0.8, 7, 5)
+    cot.inference.evaluate_cot(both[:1], world, steps, np.asarray(A)[:, :, ::-1].copy(), 0.8, 6, 5)
     assert count_cot["tested"] == 3 + 1 + 1 + 3
 
 
 def test_cot_cache_off_always_trains(monkeypatch, count_cot):
-    from icl_utils import reasoning as R
 
     monkeypatch.setenv(cache.ENV, "off")
-    cfg = [R.CoTConfig(**TINY_COT_CFG)]
-    R.train_cot(cfg)
-    R.train_cot(cfg, cache=True)
-    R.train_cot(cfg, cache=False)
+    cfg = [cot.config.CoTConfig(**TINY_COT_CFG)]
+    cot.training.train_cot(cfg)
+    cot.training.train_cot(cfg, cache=True)
+    cot.training.train_cot(cfg, cache=False)
     assert count_cot["trained"] == 3
 
 

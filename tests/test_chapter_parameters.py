@@ -28,7 +28,7 @@ def test_chapter_parameters_keeps_only_what_the_cells_defined():
         "_i1": "x",
         "__name__": "__main__",
         "np": types.ModuleType("numpy"),
-        "TestConfig": icl.config.TestConfig,
+        "EvalConfig": icl.incontext.config.EvalConfig,
         "helper": print,
     }
     assert icl.chapter_parameters(ns) == {"profile": "paper", "device": None, "alpha": 0.3}

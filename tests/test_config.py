@@ -1,8 +1,8 @@
 import pytest
 
 import icl_utils as icl
-from icl_utils.config import ICLConfig
-from icl_utils.profiles import get_profile
+from icl_utils.book.profiles import get_profile
+from icl_utils.incontext.config import ICLConfig
 
 
 def test_defaults_are_valid():
@@ -124,19 +124,19 @@ def test_every_chapter_profile_validates(chapter, kwargs, name):
 
 
 def test_profile_base_must_have_the_right_type():
-    from icl_utils.profiles import CoTProfile, PruningProfile
+    from icl_utils.book.profiles import CoTProfile, PruningProfile
 
     with pytest.raises(ValueError, match="'base'"):
         CoTProfile(name="x", base=ICLConfig(), n_seeds=1)
     with pytest.raises(ValueError, match="'base'"):
-        PruningProfile(name="x", base=icl.reasoning.CoTConfig(), n_seeds=1)
+        PruningProfile(name="x", base=icl.cot.config.CoTConfig(), n_seeds=1)
 
 
 def test_every_run_config_names_an_unknown_field_in_replace():
-    from icl_utils.config import ICLConfig, TestConfig
-    from icl_utils.reasoning import CoTConfig
+    from icl_utils.cot.training import CoTConfig
+    from icl_utils.incontext.config import EvalConfig, ICLConfig
 
-    for cfg in (ICLConfig(), TestConfig(), CoTConfig()):
+    for cfg in (ICLConfig(), EvalConfig(), CoTConfig()):
         with pytest.raises(ValueError, match=f"unknown {type(cfg).__name__} parameter.*'alpah'"):
             cfg.replace(alpah=0.3)
         assert type(cfg)(**cfg.to_dict()) == cfg
@@ -145,7 +145,7 @@ def test_every_run_config_names_an_unknown_field_in_replace():
 def test_the_paper_profile_is_a_diff_with_a_reason_per_value():
     from dataclasses import fields
 
-    from icl_utils import profiles
+    from icl_utils.book import profiles
 
     for chapter, diff in profiles.PAPER.items():
         cls = profiles._CLASSES[chapter]
@@ -165,11 +165,22 @@ def test_the_paper_profile_is_a_diff_with_a_reason_per_value():
 
 
 def test_check_ensemble_names_the_field_that_differs():
-    from icl_utils.config import check_ensemble
+    from icl_utils.core.checks import check_ensemble
+    from icl_utils.cot.config import CoTConfig
+    from icl_utils.incontext.gpt2 import GPT2RunConfig
 
-    a, b = ICLConfig(), ICLConfig(seed=1)
-    assert check_ensemble([a, b], ICLConfig, ("m", "T")) == [a, b]
+    a, b = ICLConfig(), ICLConfig(seed=1, alpha=0.8, lr=5.0)  # seed, data and lr may differ
+    assert check_ensemble([a, b], ICLConfig) == [a, b]
     with pytest.raises(ValueError, match="field 'T' differs within one ensemble"):
-        check_ensemble([a, b.replace(T=7)], ICLConfig, ("m", "T"))
+        check_ensemble([a, b.replace(T=7)], ICLConfig)
     with pytest.raises(ValueError, match="'configs'"):
-        check_ensemble([], ICLConfig, ("T",))
+        check_ensemble([], ICLConfig)
+    with pytest.raises(ValueError, match="'configs'"):
+        check_ensemble([a, CoTConfig()], ICLConfig)
+    # every run configuration declares what one ensemble shares; one Adam: GPT-2 shares lr too
+    assert {"T", "B", "m"} <= set(ICLConfig.ENSEMBLE_FIELDS) and "lr" not in ICLConfig.ENSEMBLE_FIELDS
+    assert {"T", "K", "M"} <= set(CoTConfig.ENSEMBLE_FIELDS)
+    assert "lr" in GPT2RunConfig.ENSEMBLE_FIELDS
+    with pytest.raises(ValueError, match="field 'lr' differs"):
+        check_ensemble([GPT2RunConfig(), GPT2RunConfig(lr=2e-3)], GPT2RunConfig)
+    assert "ENSEMBLE_FIELDS" not in ICLConfig().to_dict()  # a class constant, not a field

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from icl_utils import cot
-from icl_utils.transitions import build_transitions
+from icl_utils.cot.transitions import build_transitions
 
 
 def gen(seed=0):
@@ -12,17 +12,17 @@ def gen(seed=0):
 
 def test_world_is_orthonormal():
     for basis in (True, False):
-        w = cot.make_cot_world(4, 2, 8, basis=basis, generator=gen())
+        w = cot.data.make_cot_world(4, 2, 8, basis=basis, generator=gen())
         both = torch.cat([w.patterns, w.codes])
         torch.testing.assert_close(both @ both.T, torch.eye(6), atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="'d'"):
-        cot.make_cot_world(4, 2, 5)
+        cot.data.make_cot_world(4, 2, 5)
     with pytest.raises(ValueError, match="'K'"):
-        cot.make_cot_world(4, 0)
+        cot.data.make_cot_world(4, 0)
 
 
 def test_steps_are_permutations():
-    steps = cot.sample_steps(50, 3, 5, gen())
+    steps = cot.data.sample_steps(50, 3, 5, gen())
     assert steps.shape == (50, 3, 5)
     assert (torch.sort(steps, dim=-1).values == torch.arange(5)).all()
 
@@ -30,8 +30,8 @@ def test_steps_are_permutations():
 @pytest.mark.parametrize("alpha", [0.4, 1.0])
 def test_prompts_follow_the_chain_and_alpha(alpha):
     K, M, l, n = 2, 4, 20, 2000
-    steps = cot.sample_steps(n, K, M, gen(1))
-    pr = cot.sample_cot_prompts(steps, alpha, l, 2, gen(2))
+    steps = cot.data.sample_steps(n, K, M, gen(1))
+    pr = cot.data.sample_cot_prompts(steps, alpha, l, 2, gen(2))
     L = l * K + K
     assert pr.inp.shape == (n, L) and pr.out.shape == (n, L)
     ex_in, ex_out = pr.inp[:, : l * K].view(n, l, K), pr.out[:, : l * K].view(n, l, K)
@@ -45,8 +45,8 @@ def test_prompts_follow_the_chain_and_alpha(alpha):
 
 def test_query_part_for_every_step():
     K, M, l = 3, 5, 4
-    steps = cot.sample_steps(3, K, M, gen(3))
-    pr = cot.sample_cot_prompts(steps, 0.5, l, torch.tensor([1, 2, 3]), gen(4))
+    steps = cot.data.sample_steps(3, K, M, gen(3))
+    pr = cot.data.sample_cot_prompts(steps, 0.5, l, torch.tensor([1, 2, 3]), gen(4))
     q_in, q_out, q_valid = pr.inp[:, l * K :], pr.out[:, l * K :], pr.valid[:, l * K :]
     for r, k in enumerate([1, 2, 3]):
         assert q_valid[r].tolist() == [j < k for j in (1, 2)] + [True]
@@ -57,10 +57,10 @@ def test_query_part_for_every_step():
 
 
 def test_embedding_and_positional_codes():
-    w = cot.make_cot_world(4, 2, 8)
-    steps = cot.sample_steps(5, 2, 4, gen(5))
-    pr = cot.sample_cot_prompts(steps, 0.5, 3, 1, gen(6))
-    P = cot.embed_cot(w, pr)
+    w = cot.data.make_cot_world(4, 2, 8)
+    steps = cot.data.sample_steps(5, 2, 4, gen(5))
+    pr = cot.data.sample_cot_prompts(steps, 0.5, 3, 1, gen(6))
+    P = cot.data.embed_cot(w, pr)
     assert P.shape == (5, 8, 16)
     # example column j carries code c_{j}; input/output halves are the patterns
     torch.testing.assert_close(P[:, 0, :8], w.patterns[pr.inp[:, 0]] + w.codes[0])
@@ -73,9 +73,9 @@ def test_embedding_and_positional_codes():
 
 def test_noisy_examples_follow_the_transition_matrices():
     K, M, l, n = 2, 4, 10, 4000
-    one = cot.sample_steps(1, K, M, gen(7))
+    one = cot.data.sample_steps(1, K, M, gen(7))
     A = build_transitions(one[0].numpy(), 0.49, condition1=True)
-    pr = cot.sample_cot_prompts(one.expand(n, K, M), 1.0, l, 1, gen(8), transitions=A)
+    pr = cot.data.sample_cot_prompts(one.expand(n, K, M), 1.0, l, 1, gen(8), transitions=A)
     ex_in, ex_out = pr.inp[:, : l * K].reshape(-1, K), pr.out[:, : l * K].reshape(-1, K)
     correct = (ex_out[:, 0] == one[0, 0][ex_in[:, 0]]).float().mean().item()
     assert abs(correct - 0.7) < 0.02  # p = tau^(1/K) = 0.7 per step
@@ -97,67 +97,67 @@ def eq11_by_loops(p, P, valid):
 def random_params(E=2, d=8, seed=0):
     g = gen(seed)
     r = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64) * 0.4  # noqa: E731
-    return cot.CoTParams(W_Q=r(E, 2 * d, 2 * d), W_K=r(E, 2 * d, 2 * d), W_V=r(E, d, 2 * d))
+    return cot.model.CoTParams(W_Q=r(E, 2 * d, 2 * d), W_K=r(E, 2 * d, 2 * d), W_V=r(E, d, 2 * d))
 
 
 def test_fast_equals_literal_equals_loops_with_gradients():
-    w = cot.make_cot_world(4, 2, 8)
-    steps = cot.sample_steps(6, 2, 4, gen(9))
-    pr = cot.sample_cot_prompts(steps, 0.5, 3, torch.tensor([1, 2, 1, 2, 1, 2]), gen(10))
-    P = cot.embed_cot(w, pr).double()[None].expand(2, -1, -1, -1)
+    w = cot.data.make_cot_world(4, 2, 8)
+    steps = cot.data.sample_steps(6, 2, 4, gen(9))
+    pr = cot.data.sample_cot_prompts(steps, 0.5, 3, torch.tensor([1, 2, 1, 2, 1, 2]), gen(10))
+    P = cot.data.embed_cot(w, pr).double()[None].expand(2, -1, -1, -1)
     target = w.patterns[pr.label].double()
     outs, grads = [], []
-    for f in (cot.forward, cot.forward_literal, eq11_by_loops):
+    for f in (cot.model.forward, cot.model.forward_literal, eq11_by_loops):
         p = random_params()
         for t in p.trained():
             t.requires_grad_(True)
         out = f(p, P, pr.valid)
         outs.append(out)
-        grads.append(torch.autograd.grad(cot.squared_loss(out, target).sum(), p.trained()))
+        grads.append(torch.autograd.grad(cot.model.squared_loss(out, target).sum(), p.trained()))
     for o in outs[1:]:
         torch.testing.assert_close(outs[0], o, rtol=1e-10, atol=1e-12)
     for g in grads[1:]:
         for a, b in zip(grads[0], g):
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
-    _, attn = cot.forward(random_params(), P, pr.valid, return_attention=True)
+    _, attn = cot.model.forward(random_params(), P, pr.valid, return_attention=True)
     assert (attn[..., 6] == 0).sum() >= 3  # masked history slots get no attention when k = 1
 
 
 def test_init_and_validation():
-    p = cot.init_cot_params(8, 0.1, 0.01, [gen(0), gen(1)])
+    p = cot.model.init_cot_params(8, 0.1, 0.01, [gen(0), gen(1)])
     assert p.W_Q.shape == (2, 16, 16) and p.W_V.shape == (2, 8, 16)
     assert 0.005 < float(p.W_V.std()) < 0.015
-    steps = cot.sample_steps(2, 2, 4, gen())
+    steps = cot.data.sample_steps(2, 2, 4, gen())
     with pytest.raises(ValueError, match="'alpha'"):
-        cot.sample_cot_prompts(steps, 0.0, 3, 1, gen())
+        cot.data.sample_cot_prompts(steps, 0.0, 3, 1, gen())
     with pytest.raises(ValueError, match="'k'"):
-        cot.sample_cot_prompts(steps, 0.5, 3, 3, gen())
+        cot.data.sample_cot_prompts(steps, 0.5, 3, 3, gen())
     with pytest.raises(ValueError, match="'l'"):
-        cot.sample_cot_prompts(steps, 0.5, 0, 1, gen())
-    assert np.isfinite(float(cot.squared_loss(torch.zeros(1, 2, 8), torch.ones(2, 8))[0]))
+        cot.data.sample_cot_prompts(steps, 0.5, 0, 1, gen())
+    assert np.isfinite(float(cot.model.squared_loss(torch.zeros(1, 2, 8), torch.ones(2, 8))[0]))
 
 
 def test_indexed_form_equals_eq11():
-    w = cot.make_cot_world(4, 2, 8)
-    steps = cot.sample_steps(7, 2, 4, gen(20))
-    pr = cot.sample_cot_prompts(steps, 0.5, 4, torch.tensor([1, 2, 1, 2, 2, 1, 2]), gen(21))
-    P = cot.embed_cot(w, pr)[None].expand(2, -1, -1, -1)
+    w = cot.data.make_cot_world(4, 2, 8)
+    steps = cot.data.sample_steps(7, 2, 4, gen(20))
+    pr = cot.data.sample_cot_prompts(steps, 0.5, 4, torch.tensor([1, 2, 1, 2, 2, 1, 2]), gen(21))
+    P = cot.data.embed_cot(w, pr)[None].expand(2, -1, -1, -1)
     target = w.patterns[pr.label]
     res = []
-    for f in (lambda p: cot.forward(p, P, pr.valid), lambda p: cot.forward_indexed(p, w, pr)):
+    for f in (lambda p: cot.model.forward(p, P, pr.valid), lambda p: cot.model.forward_indexed(p, w, pr)):
         p = random_params()
-        p = cot.CoTParams(*(t.clone() for t in p.trained()))
+        p = cot.model.CoTParams(*(t.clone() for t in p.trained()))
         for t in p.trained():
             t.requires_grad_(True)
         out = f(p)
-        res.append((out, torch.autograd.grad(cot.squared_loss(out, target).sum(), p.trained())))
+        res.append((out, torch.autograd.grad(cot.model.squared_loss(out, target).sum(), p.trained())))
     torch.testing.assert_close(res[0][0], res[1][0], rtol=1e-4, atol=1e-5)
     for a, b in zip(res[0][1], res[1][1]):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     # per-model prompts (leading E axis) give the same as shared ones
-    both = cot.CoTPrompts(*(torch.stack([t, t]) for t in (pr.inp, pr.out, pr.valid, pr.k, pr.z)))
-    p = cot.CoTParams(*(t.clone() for t in random_params().trained()))
-    torch.testing.assert_close(cot.forward_indexed(p, w, both), cot.forward_indexed(p, w, pr))
+    both = cot.data.CoTPrompts(*(torch.stack([t, t]) for t in (pr.inp, pr.out, pr.valid, pr.k, pr.z)))
+    p = cot.model.CoTParams(*(t.clone() for t in random_params().trained()))
+    torch.testing.assert_close(cot.model.forward_indexed(p, w, both), cot.model.forward_indexed(p, w, pr))
 
 
 def counted_from_full(pr, M, K):
@@ -175,25 +175,25 @@ def counted_from_full(pr, M, K):
     out = torch.cat([pick(ex_out), pr.out[:, l * K :]], 1)
     valid = torch.cat([torch.ones(n, M * K, dtype=torch.bool), pr.valid[:, l * K :]], 1)
     mult = torch.cat([counts.repeat_interleave(K, 1), torch.ones(n, K)], 1)
-    return cot.CoTPrompts(inp, out, valid, pr.k, pr.z), mult
+    return cot.data.CoTPrompts(inp, out, valid, pr.k, pr.z), mult
 
 
 def test_counted_prompts_give_eq11_on_the_full_prompt():
     M, K, l = 4, 2, 9
-    w = cot.make_cot_world(M, K, 8)
-    steps = cot.sample_steps(7, K, M, gen(22))
-    pr = cot.sample_cot_prompts(steps, 0.5, l, torch.tensor([1, 2, 1, 2, 2, 1, 2]), gen(23))
+    w = cot.data.make_cot_world(M, K, 8)
+    steps = cot.data.sample_steps(7, K, M, gen(22))
+    pr = cot.data.sample_cot_prompts(steps, 0.5, l, torch.tensor([1, 2, 1, 2, 2, 1, 2]), gen(23))
     small, mult = counted_from_full(pr, M, K)
     assert (mult[:, : M * K].sum(1) == K * l).all()
-    p = cot.CoTParams(*(t.clone().requires_grad_(True) for t in random_params().trained()))
+    p = cot.model.CoTParams(*(t.clone().requires_grad_(True) for t in random_params().trained()))
     target = w.patterns[pr.label]
     res = []
     for f in (
-        lambda: cot.forward(p, cot.embed_cot(w, pr)[None].expand(2, -1, -1, -1), pr.valid),
-        lambda: cot.forward_indexed(p, w, small, mult),
+        lambda: cot.model.forward(p, cot.data.embed_cot(w, pr)[None].expand(2, -1, -1, -1), pr.valid),
+        lambda: cot.model.forward_indexed(p, w, small, mult),
     ):
         out = f()
-        res.append((out, torch.autograd.grad(cot.squared_loss(out, target).sum(), p.trained())))
+        res.append((out, torch.autograd.grad(cot.model.squared_loss(out, target).sum(), p.trained())))
     torch.testing.assert_close(res[0][0], res[1][0], rtol=1e-4, atol=1e-5)
     for a, b in zip(res[0][1], res[1][1]):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
@@ -201,9 +201,9 @@ def test_counted_prompts_give_eq11_on_the_full_prompt():
 
 def test_counted_prompts_structure_and_statistics():
     M, K, l, n, alpha = 5, 3, 12, 20000, 0.3
-    steps = cot.sample_steps(n, K, M, gen(24))
+    steps = cot.data.sample_steps(n, K, M, gen(24))
     k = torch.randint(1, K + 1, (n,), generator=gen(25))
-    pr, mult = cot.sample_counted_prompts(steps, alpha, l, k, gen(26))
+    pr, mult = cot.data.sample_counted_prompts(steps, alpha, l, k, gen(26))
     assert pr.inp.shape == mult.shape == (n, (M + 1) * K)
     counts = mult[:, : M * K : K]
     assert (counts.sum(1) == l).all() and (counts >= 0).all() and (mult[:, M * K :] == 1).all()
@@ -223,16 +223,17 @@ def test_counted_prompts_structure_and_statistics():
     expected = (n - rest) / n * l * (1 - alpha) / (M - 1)
     torch.testing.assert_close(others, expected, rtol=0.03, atol=0)
     with pytest.raises(ValueError, match="'alpha'"):
-        cot.sample_counted_prompts(steps[:2], 0.0, l, 1, gen())
+        cot.data.sample_counted_prompts(steps[:2], 0.0, l, 1, gen())
 
 
 def test_indexed_form_equals_eq11_on_test_patterns():
     """Inference runs the indexed form on TSR patterns (not orthonormal) and on masked ICL columns."""
-    from icl_utils import reasoning as R
 
-    w = R.test_world(cot.make_cot_world(4, 2, 8), 0.3)
-    steps = cot.sample_steps(7, 2, 4, gen(22))
-    pr = R.icl_prompts(cot.sample_cot_prompts(steps, 0.5, 4, torch.tensor([1, 2, 1, 2, 2, 1, 2]), gen(23)), 2)
+    w = cot.inference.eval_world(cot.data.make_cot_world(4, 2, 8), 0.3)
+    steps = cot.data.sample_steps(7, 2, 4, gen(22))
+    pr = cot.inference.icl_prompts(
+        cot.data.sample_cot_prompts(steps, 0.5, 4, torch.tensor([1, 2, 1, 2, 2, 1, 2]), gen(23)), 2
+    )
     p = random_params()
-    P = cot.embed_cot(w, pr)[None].expand(2, -1, -1, -1)
-    torch.testing.assert_close(cot.forward_indexed(p, w, pr), cot.forward(p, P, pr.valid))
+    P = cot.data.embed_cot(w, pr)[None].expand(2, -1, -1, -1)
+    torch.testing.assert_close(cot.model.forward_indexed(p, w, pr), cot.model.forward(p, P, pr.valid))

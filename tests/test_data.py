@@ -3,11 +3,12 @@ import math
 import pytest
 import torch
 
-from icl_utils import data
-from icl_utils.data import (
+from icl_utils import core
+from icl_utils.core.rng import make_generator
+from icl_utils.incontext.data import (
+    World,
     all_tasks,
     embed,
-    make_generator,
     make_ood_world,
     make_world,
     sample_prompt_indices,
@@ -110,7 +111,7 @@ def test_sampling_validates():
 def test_embed_builds_eq6_columns():
     w = world()
     idx = sample_prompt_indices(all_tasks(6), 0.6, 4, 3, 6, 12, make_generator(0))
-    P = embed(w.mu[None], w.nu[None], w.q[None], torch.tensor([0.5]), idx[None])
+    P = embed(World.stack([w]), idx[None])
     assert P.shape == (1, 3, 5, 24)
     for n in range(3):
         for i in range(5):
@@ -153,7 +154,7 @@ def test_make_world_validates():
 
 
 def test_streams_table_has_unique_ids():
-    assert len(set(data.STREAMS.values())) == len(data.STREAMS)
+    assert len(set(core.rng.STREAMS.values())) == len(core.rng.STREAMS)
 
 
 @pytest.mark.parametrize("alpha_test", [0.6, 1.0])
@@ -168,7 +169,7 @@ def test_ood_prompts_have_the_requested_fraction_and_stay_out_of_the_idi_span(al
 
 
 def test_guess_floor_is_half_the_probability_of_no_same_pattern_example():
-    from icl_utils.data import guess_floor
+    from icl_utils.incontext.data import guess_floor
 
     alpha, l = 0.3, 6
     tasks = torch.tensor([[0, 1], [2, 3]])

@@ -3,9 +3,10 @@ import math
 import numpy as np
 import pytest
 
-from icl_utils import experiments as X
-from icl_utils.claims import Claims
-from icl_utils.config import ICLConfig
+from icl_utils.book.claims import Claims
+from icl_utils.incontext import experiments as X
+from icl_utils.incontext.config import ICLConfig
+from icl_utils.incontext.model import Params
 
 SMALL = ICLConfig(T=20, record_every=10, n_eval=100, B=16, l_tr=6, l_ts=6)
 
@@ -75,7 +76,7 @@ def test_max_ensemble_splits_groups(monkeypatch):
 
 # --- evaluation on other distributions (chapter 2) ----------------------------------------
 
-from icl_utils.config import TestConfig  # noqa: E402
+from icl_utils.incontext.config import EvalConfig  # noqa: E402
 
 TRAINED = ICLConfig(T=150, record_every=50, n_eval=100, B=64)
 
@@ -100,13 +101,13 @@ def trained_runs():
 )
 def test_test_config_validation(kwargs, name):
     with pytest.raises(ValueError, match=repr(name)):
-        TestConfig(**kwargs)
+        EvalConfig(**kwargs)
 
 
 def test_test_prompts_in_domain_use_unseen_tasks(trained_runs):
     cfg = trained_runs[0]["config"]
-    world, idx = X.test_prompts(cfg, TestConfig(alpha_test=1.0, l_ts=10, n_eval=300))
-    from icl_utils.training import setup_member
+    world, idx = X.eval_prompts(cfg, EvalConfig(alpha_test=1.0, l_ts=10, n_eval=300))
+    from icl_utils.incontext.training import setup_member
 
     m = setup_member(ICLConfig(**cfg))
     unseen = {tuple(t) for t in m.unseen_tasks.tolist()}
@@ -123,24 +124,23 @@ def test_test_prompts_in_domain_use_unseen_tasks(trained_runs):
 
 
 def test_test_prompts_out_of_domain(trained_runs):
-    world, idx = X.test_prompts(trained_runs[0]["config"], TestConfig(S1=0.8, l_ts=6, n_eval=50))
+    world, idx = X.eval_prompts(trained_runs[0]["config"], EvalConfig(S1=0.8, l_ts=6, n_eval=50))
     assert world.M1 == 3 and int(idx.pattern.max()) < 3
     np.testing.assert_allclose(world.mu.norm(dim=1).numpy(), 0.8 / np.sqrt(2), rtol=1e-5)
 
 
 def test_evaluate_runs_matches_direct_computation(trained_runs):
-    test = TestConfig(S1=1.2, l_ts=10, n_eval=200)
+    test = EvalConfig(S1=1.2, l_ts=10, n_eval=200)
     ev = X.evaluate_runs(trained_runs, [test], cache=False)
     assert ev["err"].shape == (2, 1) and ev["attn_same"].shape == (2, 1)
-    import torch
 
-    from icl_utils.data import embed
-    from icl_utils.model import forward
+    from icl_utils.incontext.data import World, embed
+    from icl_utils.incontext.model import Params, forward
 
     for i, r in enumerate(trained_runs):
-        world, idx = X.test_prompts(r["config"], test)
-        P = embed(world.mu[None], world.nu[None], world.q[None], torch.tensor([world.kappa]), idx[None])
-        params = X.params_of(r)
+        world, idx = X.eval_prompts(r["config"], test)
+        P = embed(World.stack([world]), idx[None])
+        params = Params.from_results([r])
         out, attn = forward(params, P, return_attention=True)
         err = float((out * idx.label[None, :, -1] <= 0).float().mean())
         assert abs(ev["err"][i, 0] - err) < 1e-6
@@ -151,7 +151,7 @@ def test_evaluate_runs_matches_direct_computation(trained_runs):
 
 
 def test_evaluate_runs_snapshots(trained_runs):
-    test = TestConfig(l_ts=10, n_eval=200)
+    test = EvalConfig(l_ts=10, n_eval=200)
     first = X.evaluate_runs(trained_runs, [test], at=0, cache=False)
     last = X.evaluate_runs(trained_runs, [test], at=-1, cache=False)
     final = X.evaluate_runs(trained_runs, [test], cache=False)
@@ -163,13 +163,13 @@ def test_evaluate_runs_snapshots(trained_runs):
 
 
 def test_baseline_errors_use_the_same_prompts(trained_runs):
-    test = TestConfig(alpha_test=1.0, l_ts=8, n_eval=60)
+    test = EvalConfig(alpha_test=1.0, l_ts=8, n_eval=60)
     b = X.baseline_errors(trained_runs, test, ["1nn", "svm_linear"], cache=False)
     assert set(b) == {"1nn", "svm_linear"} and b["1nn"].shape == (2,)
     # alpha' = 1: a context example with the query's pattern is the nearest neighbour and carries its label,
     # so 1-NN errs only on prompts that hold no such example
     for i, r in enumerate(trained_runs):
-        _, idx = X.test_prompts(r["config"], test)
+        _, idx = X.eval_prompts(r["config"], test)
         none_same = float((idx.pattern[:, :-1] != idx.pattern[:, -1:]).all(1).float().mean())
         assert b["1nn"][i] <= none_same + 1e-9
     with pytest.raises(ValueError, match="'learner'"):
@@ -177,7 +177,7 @@ def test_baseline_errors_use_the_same_prompts(trained_runs):
 
 
 def test_baseline_errors_do_not_depend_on_the_worker_count(trained_runs):
-    test = TestConfig(alpha_test=0.6, l_ts=8, n_eval=40)
+    test = EvalConfig(alpha_test=0.6, l_ts=8, n_eval=40)
     names = ["logistic", "svm_rbf", "3nn"]
     one = X.baseline_errors(trained_runs, test, names, cache=False, n_jobs=1)
     two = X.baseline_errors(trained_runs, test, names, cache=False, n_jobs=2)
@@ -188,9 +188,9 @@ def test_baseline_errors_do_not_depend_on_the_worker_count(trained_runs):
 
 
 def test_pruning_curve(trained_runs):
-    params = X.params_of(trained_runs)
+    params = Params.from_results(trained_runs)
     cfgs = [r["config"] for r in trained_runs]
-    test = TestConfig(l_ts=10, n_eval=100)
+    test = EvalConfig(l_ts=10, n_eval=100)
     mag = X.pruning_curve(params, cfgs, test, [0.0, 0.2], "magnitude")
     rnd = X.pruning_curve(params, cfgs, test, [0.0, 0.2], "random", n_random=3)
     assert mag["err"].shape == (2, 2)

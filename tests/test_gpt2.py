@@ -1,4 +1,4 @@
-"""GPT-2 on Part I prompts (icl_utils.gpt2): the batched forward pass against transformers' GPT2Model,
+"""GPT-2 on Part I prompts (icl_utils.incontext.gpt2): the batched forward pass against transformers' GPT2Model,
 the query-position read-out, ensemble = alone, the probes against literal versions, bad parameters."""
 
 import math
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from icl_utils import experiments as X
-from icl_utils import gpt2
-from icl_utils.config import TestConfig
-from icl_utils.data import PromptIndices, embed
+from icl_utils.incontext import experiments as X
+from icl_utils.incontext import gpt2
+from icl_utils.incontext.config import EvalConfig
+from icl_utils.incontext.data import PromptIndices, World, embed
 
 TINY = gpt2.GPT2RunConfig(
     n_layer=2, n_head=2, n_embd=16, n_positions=12, l_tr=8, l_ts=8, B=8, T=30, record_every=10, n_eval=20
@@ -162,11 +162,11 @@ def test_train_runs_caches_gpt2_results(tmp_path, monkeypatch):
 
 def test_evaluate_uses_the_one_layer_models_test_prompts():
     r = gpt2.train_ensemble([TINY], progress=False)
-    test = TestConfig(alpha_test=0.6, l_ts=5, n_eval=30, S1=0.8)
+    test = EvalConfig(alpha_test=0.6, l_ts=5, n_eval=30, S1=0.8)
     ev = gpt2.evaluate(r, [test], cache=False)
-    world, idx = X.test_prompts(TINY.data_config(), test)
+    world, idx = X.eval_prompts(TINY.data_config(), test)
     w = {k: torch.as_tensor(v)[None] for k, v in r[0]["weights"].items()}
-    tokens = embed(world.mu[None], world.nu[None], world.q[None], torch.tensor([world.kappa]), idx[None])
+    tokens = embed(World.stack([world]), idx[None])
     out = gpt2.forward(w, tokens, TINY)
     assert ev["err"][0, 0] == pytest.approx(float((out * idx.z[None] <= 0).double().mean()))
     assert ev["attn_same"].shape == (1, 1, TINY.n_layer)
@@ -195,7 +195,7 @@ def test_bad_parameters_are_rejected_naming_the_parameter(change, name):
 def test_a_test_prompt_longer_than_the_positions_is_rejected_before_work():
     r = gpt2.train_ensemble([TINY], progress=False)
     with pytest.raises(ValueError, match="'l_ts'"):
-        gpt2.evaluate(r, [TestConfig(l_ts=TINY.n_positions)], cache=False)
+        gpt2.evaluate(r, [EvalConfig(l_ts=TINY.n_positions)], cache=False)
 
 
 def test_ensembles_must_share_shapes_and_learning_rate():
@@ -214,7 +214,7 @@ def test_the_model_is_built_with_the_network_unavailable():
         "socket.socket.connect_ex = refuse\n"
         "socket.create_connection = refuse\n"
         "socket.getaddrinfo = refuse\n"
-        "from icl_utils import gpt2\n"
+        "from icl_utils.incontext import gpt2\n"
         "w = gpt2.init_weights(gpt2.GPT2RunConfig())\n"
         "gpt2.to_modules(w, gpt2.GPT2RunConfig())\n"
         "print(len(w))\n"
@@ -243,7 +243,7 @@ def test_train_runs_trains_other_learning_rates_in_their_own_ensemble():
 
 
 def test_the_chapter_profile_rejects_lengths_past_the_positions():
-    from icl_utils.profiles import get_profile
+    from icl_utils.book.profiles import get_profile
 
     with pytest.raises(ValueError, match="'lengths'"):
         get_profile("05_gpt2", lengths=(1, 70))

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from icl_utils.launch import github_repository, launch_path, repository_settings
+from icl_utils.book.launch import github_repository, launch_path, repository_settings
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from icl_utils.model import Params, attention, forward, forward_literal, hinge_loss, init_params
+from icl_utils.incontext.model import Params, attention, forward, forward_literal, hinge_loss, init_params
 
 
 def random_params(E=3, d=7, m=6, seed=0, scale=0.5):
@@ -98,23 +98,24 @@ def test_select_and_cat(index):
 
 
 def test_indexed_form_equals_eq7_on_embedded_prompts():
-    from icl_utils.data import all_tasks, embed, make_generator, make_world, sample_prompt_indices
-    from icl_utils.model import forward_indexed
+    from icl_utils.core.rng import make_generator
+    from icl_utils.incontext.data import all_tasks, embed, make_world, sample_prompt_indices
+    from icl_utils.incontext.model import forward_indexed
 
     worlds = [make_world(6, 12, 20, 4, 0.5, make_generator(s, "world")) for s in range(3)]
-    mu = torch.stack([w.mu for w in worlds]).double()
-    nu = torch.stack([w.nu for w in worlds]).double()
-    q = torch.stack([w.q for w in worlds]).double()
-    kappa = torch.tensor([0.5, 0.3, 0.7], dtype=torch.float64)
-    from icl_utils.data import PromptIndices
+    from icl_utils.incontext.data import PromptIndices, World
+
+    # one stacked World, each member with its own kappa
+    world = World.stack([World(w.mu, w.nu, w.q, k) for w, k in zip(worlds, (0.5, 0.3, 0.7))])
+    assert world.mu.shape == (3, 6, 20) and world.kappa.tolist() == [0.5, 0.3, 0.7]
 
     idx = PromptIndices.stack(
         sample_prompt_indices(all_tasks(6), 0.6, 9, 11, 6, 12, make_generator(s, "train")) for s in range(3)
     )
-    P = embed(mu, nu, q, kappa, idx)
+    P = embed(world, idx)
     z = idx.label[..., -1].double()
     outs, grads = [], []
-    for f in (lambda p: forward_indexed(p, mu, nu, q, kappa, idx), lambda p: eq7_by_loops(p, P)):
+    for f in (lambda p: forward_indexed(p, world, idx), lambda p: eq7_by_loops(p, P)):
         p = random_params(E=3, d=24, m=8, scale=0.3)
         for w in p.trained():
             w.requires_grad_(True)
@@ -125,12 +126,12 @@ def test_indexed_form_equals_eq7_on_embedded_prompts():
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
     p = random_params(E=3, d=24, m=8, scale=0.3)
-    _, attn = forward_indexed(p, mu, nu, q, kappa, idx, return_attention=True)
+    _, attn = forward_indexed(p, world, idx, return_attention=True)
     torch.testing.assert_close(attn, attention(p, P))
 
 
 def test_readout_gradient_is_bit_identical_to_autograd_of_the_einsum():
-    from icl_utils.model import readout
+    from icl_utils.incontext.model import readout
 
     g = torch.Generator().manual_seed(3)
     r = torch.relu(torch.randn(4, 33, 40, generator=g)).requires_grad_(True)

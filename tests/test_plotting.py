@@ -4,7 +4,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from icl_utils import plotting  # noqa: E402
+from icl_utils.book import plotting  # noqa: E402
 
 
 def test_theme_is_opaque():
@@ -34,7 +34,7 @@ def test_retina_figures_when_asked(monkeypatch):
     import matplotlib.pyplot as plt
     from IPython.core.interactiveshell import InteractiveShell
 
-    from icl_utils import plotting
+    from icl_utils.book import plotting
 
     monkeypatch.setenv(plotting.FIGURE_FORMAT_ENV, "retina")
     plotting.set_theme()

@@ -1,9 +1,14 @@
 import numpy as np
 import torch
 
-from icl_utils.data import PromptIndices
-from icl_utils.model import Params
-from icl_utils.probes import attention_concentration, attention_magnitudes, classification_error, wov_embeddings
+from icl_utils.incontext.data import PromptIndices
+from icl_utils.incontext.model import Params
+from icl_utils.incontext.probes import (
+    attention_concentration,
+    attention_magnitudes,
+    classification_error,
+    wov_embeddings,
+)
 
 
 def test_classification_error_counts_zero_as_wrong():
@@ -53,7 +58,7 @@ def test_attention_of_a_hand_built_matcher_goes_to_the_querys_pattern():
     # patterns).  Then (W_K p_i)^T W_Q p_query = c^2 [pattern_i == pattern_query], so the
     # softmax puts (k + 1) e^{c^2} / ((k + 1) e^{c^2} + (l - k)) on the k matching contexts
     # and the query, and the rest on the l - k other columns.
-    from icl_utils.model import attention
+    from icl_utils.incontext.model import attention
 
     d_X, d_Y = 4, 1
     mu = torch.eye(d_X)
@@ -78,7 +83,7 @@ def test_attention_of_a_hand_built_matcher_goes_to_the_querys_pattern():
 
 
 def test_uniform_pattern_share_counts_the_query_and_the_matching_contexts():
-    from icl_utils.probes import uniform_pattern_share
+    from icl_utils.incontext.probes import uniform_pattern_share
 
     # alpha = 1, l = 4: two of the four contexts plus the query, out of five columns
     assert uniform_pattern_share(1.0, 4) == 3 / 5

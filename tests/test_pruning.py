@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from icl_utils import pruning as PR
-from icl_utils.model import Params, forward, forward_indexed
+from icl_utils.incontext import pruning as PR
+from icl_utils.incontext.model import Params, forward, forward_indexed
 
 
 def params(E=3, d=6, m=10, seed=0):
@@ -95,13 +95,13 @@ def trained_like(config, E=2, seed=3):
 
 @pytest.fixture(scope="module")
 def scored():
-    from icl_utils.config import ICLConfig, TestConfig
-    from icl_utils.experiments import test_batch
+    from icl_utils.incontext.config import EvalConfig, ICLConfig
+    from icl_utils.incontext.experiments import eval_batch
 
     configs = [ICLConfig(seed=s) for s in (0, 1)]
     p = trained_like(configs[0])
-    batch = test_batch(configs, TestConfig(l_ts=6, n_eval=200), "cpu")
-    return p, configs, batch, PR.neuron_outputs(p, batch), batch[4].label[..., -1]
+    batch = eval_batch(configs, EvalConfig(l_ts=6, n_eval=200), "cpu")
+    return p, configs, batch, PR.neuron_outputs(p, batch), batch[1].label[..., -1]
 
 
 def test_neuron_terms_sum_to_the_model_output(scored):
@@ -112,7 +112,7 @@ def test_neuron_terms_sum_to_the_model_output(scored):
 
 @pytest.mark.parametrize("method", ["magnitude", "largest", "random"])
 def test_scoring_a_mask_equals_evaluating_the_pruned_model(scored, method):
-    from icl_utils.experiments import evaluate_params
+    from icl_utils.incontext.experiments import evaluate_params
 
     p, configs, batch, terms, z = scored
     pruned = {"magnitude": PR.prune_by_magnitude, "largest": PR.prune_largest}.get(method)
@@ -137,7 +137,7 @@ def test_sweep_at_rate_zero_is_the_unpruned_model_and_random_averages_draws(scor
 
 
 def test_large_fraction_mask_takes_the_same_fraction_of_each_sign_largest_first():
-    from icl_utils.config import ICLConfig
+    from icl_utils.incontext.config import ICLConfig
 
     p = trained_like(ICLConfig())
     large = PR.neuron_magnitudes(p) > 0.1
@@ -156,7 +156,7 @@ def test_large_fraction_mask_takes_the_same_fraction_of_each_sign_largest_first(
 
 
 def test_one_sign_mask_keeps_the_smallest_of_that_sign():
-    from icl_utils.config import ICLConfig
+    from icl_utils.incontext.config import ICLConfig
 
     p = trained_like(ICLConfig())
     large = PR.neuron_magnitudes(p) > 0.1
@@ -175,7 +175,7 @@ def test_init_norm_is_the_mean_norm_of_a_gaussian_row_and_grown_neurons_exceed_i
     rows = 0.01 * torch.randn(200000, 24, generator=g, dtype=torch.float64)
     assert PR.init_norm(0.01, 24) == pytest.approx(rows.norm(dim=1).mean().item(), rel=2e-3)
     assert PR.init_norm(0.01, 24) == pytest.approx(0.01 * 24**0.5, rel=0.02)
-    from icl_utils.config import ICLConfig
+    from icl_utils.incontext.config import ICLConfig
 
     p = trained_like(ICLConfig())
     grown = PR.grown_neurons(p, 0.01)
@@ -185,7 +185,7 @@ def test_init_norm_is_the_mean_norm_of_a_gaussian_row_and_grown_neurons_exceed_i
 
 
 def test_cost_table_counts_fewer_flops_for_fewer_neurons():
-    from icl_utils.config import ICLConfig
+    from icl_utils.incontext.config import ICLConfig
 
     p = trained_like(ICLConfig(), E=1)
     P = prompts(E=1, n=50, L=5, d=24)

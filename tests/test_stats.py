@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from icl_utils import export, stats
+from icl_utils.book import export
+from icl_utils.core import stats
 
 
 def test_fit_recovers_a_power_law_and_its_interval_covers_it():
@@ -93,7 +94,7 @@ def test_linear_fit_leaves_out_nan_and_rejects_bad_shapes():
 
 
 def test_fmt_error_prints_not_learned_runs_as_such():
-    from icl_utils.stats import fmt_error
+    from icl_utils.core.stats import fmt_error
 
     assert fmt_error(0.0123) == "0.012"
     assert fmt_error(0.1) == "0.100"

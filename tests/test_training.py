@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from icl_utils.config import ICLConfig
-from icl_utils.training import get_device, train_ensemble
+from icl_utils.incontext.config import ICLConfig
+from icl_utils.incontext.training import get_device, train_ensemble
 
 SMALL = ICLConfig(T=40, record_every=10, n_eval=200, B=32, l_tr=8, l_ts=8)
 

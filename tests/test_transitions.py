@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from icl_utils.transitions import (
+from icl_utils.cot.transitions import (
     build_transitions,
     check_transitions,
     condition_1,

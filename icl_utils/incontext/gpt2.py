@@ -17,7 +17,7 @@ batched GPT-2 forward pass written with batched matrix products -- ``tests/test_
 equal, output, attention and gradients, to ``transformers``' ``GPT2Model`` with the same weights
 (:func:`to_modules`).  Adam's update is elementwise, so one Adam over the stacked weights is E
 independent Adams, and a member trained in an ensemble is the member trained alone (to rounding).
-A member's data are those of the :class:`~icl_utils.config.ICLConfig` with the same seed
+A member's data are those of the :class:`~icl_utils.incontext.config.ICLConfig` with the same seed
 (:meth:`GPT2RunConfig.data_config`): the same patterns, task split and test prompts as the
 one-layer models of chapters 1-2.
 
@@ -30,16 +30,14 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import (
-    ICLConfig,
-    TestConfig,
+from ..core.checks import (
     _fail,
-    _Fields,
     check_bool,
     check_choice,
     check_configs,
@@ -49,18 +47,23 @@ from .config import (
     check_int,
     check_list,
     check_memory,
-    get_device,
     largest,
 )
-from .data import PromptIndices, embed, make_generator, sample_prompt_indices
-from .training import progress_bar, setup_member, sgd_loop, test_prompts
+from ..core.device import get_device
+from ..core.fields import Fields
+from ..core.progress import progress_bar
+from ..core.results import Evaluation
+from ..core.rng import make_generator
+from ..core.sgd import CHUNK_STEPS, sgd_loop
+from .config import EvalConfig, ICLConfig
+from .data import PromptIndices, World, embed, sample_prompt_indices
+from .training import eval_prompts, setup_member
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 __all__ = [
     "GPT2RunConfig",
-    "SHAPE_FIELDS",
     "gpt2_config",
     "init_weights",
     "stack_weights",
@@ -72,39 +75,15 @@ __all__ = [
     "evaluate",
 ]
 
-#: Fields that must agree between the members of one ensemble (they fix shapes or loop lengths).
-SHAPE_FIELDS = (
-    "M1",
-    "M2",
-    "d_X",
-    "d_Y",
-    "n_layer",
-    "n_head",
-    "n_embd",
-    "n_positions",
-    "l_tr",
-    "l_min",
-    "l_ts",
-    "B",
-    "T",
-    "n_eval",
-    "record_every",
-)
-
-#: ... and the learning rate, one per Adam over the stacked weights: what one ensemble shares.
-ENSEMBLE_FIELDS = (*SHAPE_FIELDS, "lr")
-
-#: Prompts are drawn for this many steps at once per member.
-CHUNK_STEPS = 25
 
 LN_EPS = 1e-5  # GPT2Config's layer_norm_epsilon
 
 
 @dataclass(frozen=True)
-class GPT2RunConfig(_Fields):
+class GPT2RunConfig(Fields):
     """One training run of GPT-2 on Part I prompts (chapter 5).
 
-    Data (Eq. 6), as :class:`~icl_utils.config.ICLConfig`: ``M1`` IDR and ``M2`` IDI patterns in
+    Data (Eq. 6), as :class:`~icl_utils.incontext.config.ICLConfig`: ``M1`` IDR and ``M2`` IDI patterns in
     R^``d_X``, weight ``kappa``, labels +-q in R^``d_Y``, a fraction ``alpha`` of relevant examples,
     training tasks a fraction ``task_fraction`` of all.  Every training step draws its prompt
     length uniformly from [``l_min``, ``l_tr``] (the same length for the whole batch), so that every
@@ -144,6 +123,13 @@ class GPT2RunConfig(_Fields):
     n_eval: int = 200
     record_every: int = 15
     S1_probe: float = 1.0
+
+    #: Fields the members of one ensemble share: those that fix shapes or loop lengths, and the
+    #: learning rate (one Adam runs over the stacked weights).
+    ENSEMBLE_FIELDS: ClassVar[tuple] = (
+        *("M1", "M2", "d_X", "d_Y", "n_layer", "n_head", "n_embd", "n_positions"),
+        *("l_tr", "l_min", "l_ts", "B", "T", "n_eval", "record_every", "lr"),
+    )
 
     def __post_init__(self):
         c = self._check
@@ -394,7 +380,7 @@ def error(out, z):
 
 def check_run_size(configs) -> None:
     """Reject an ensemble that cannot fit in memory (an estimate, float64), before anything is built."""
-    configs = check_ensemble(configs, GPT2RunConfig, SHAPE_FIELDS)
+    configs = check_ensemble(configs, GPT2RunConfig)
     c, E = configs[0], len(configs)
     D, L = c.n_embd, max(c.l_tr, c.l_ts) + 1
     R = c.T // c.record_every + 2
@@ -430,18 +416,13 @@ def _probe_sets(configs, dev):
     """Fixed recording prompts per member: seen and unseen in-domain tasks, and ODR prompts."""
     sets = {}
     for name, test in (
-        ("seen", lambda c: TestConfig(c.alpha_test, c.l_ts, c.n_eval, tasks="seen")),
-        ("unseen", lambda c: TestConfig(c.alpha_test, c.l_ts, c.n_eval, tasks="unseen")),
-        ("odr", lambda c: TestConfig(c.alpha_test, c.l_ts, c.n_eval, S1=c.S1_probe)),
+        ("seen", lambda c: EvalConfig(c.alpha_test, c.l_ts, c.n_eval, tasks="seen")),
+        ("unseen", lambda c: EvalConfig(c.alpha_test, c.l_ts, c.n_eval, tasks="unseen")),
+        ("odr", lambda c: EvalConfig(c.alpha_test, c.l_ts, c.n_eval, S1=c.S1_probe)),
     ):
-        worlds, idxs = zip(*(test_prompts(c.data_config(), test(c)) for c in configs))
-        sets[name] = (_stack_worlds(worlds, dev), PromptIndices.stack(idxs).to(dev))
+        worlds, idxs = zip(*(eval_prompts(c.data_config(), test(c)) for c in configs))
+        sets[name] = (World.stack(worlds).to(dev), PromptIndices.stack(idxs).to(dev))
     return sets
-
-
-def _stack_worlds(worlds, dev):
-    mu, nu, q = (torch.stack([getattr(w, k) for w in worlds]).to(dev) for k in ("mu", "nu", "q"))
-    return mu, nu, q, torch.tensor([w.kappa for w in worlds], device=dev)
 
 
 def train_ensemble(configs, device=None, progress=None, desc: str = "GPT-2") -> list[dict]:
@@ -453,17 +434,17 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "GPT-2") -> 
     ``attn_same_odr``, ``attn_other_odr`` (ODR prompts, S1 = ``S1_probe``), each (R, n_layer),
     the neurons' ``neuron_angle``, ``neuron_magnitude``, ``neuron_sign`` (R, n_layer, 4 n_embd),
     and the final ``weights``."""
-    configs = check_ensemble(configs, GPT2RunConfig, ENSEMBLE_FIELDS)
+    configs = check_ensemble(configs, GPT2RunConfig)
     dev = get_device(device)
     check_run_size(configs)
     ref = configs[0]
     E, B = len(configs), ref.B
     members = [setup_member(c.data_config()) for c in configs]
-    mu, nu, q, kappa = _stack_worlds([m.world for m in members], dev)
+    world = World.stack([m.world for m in members]).to(dev)
     weights = {k: v.to(dev).requires_grad_(True) for k, v in stack_weights([init_weights(c) for c in configs]).items()}
     params = list(weights.values())
     # One Adam over the stacked weights: its update is elementwise, so each member has its own
-    # (its learning rate is one per parameter group, hence ENSEMBLE_FIELDS).
+    # (its learning rate is one per parameter group, hence GPT2RunConfig.ENSEMBLE_FIELDS).
     opt = torch.optim.Adam(params, lr=ref.lr, foreach=False)
     probe = _probe_sets(configs, dev)
     records: dict[str, list] = {}
@@ -471,8 +452,8 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "GPT-2") -> 
     def record():
         with torch.no_grad():
             for name in ("seen", "unseen", "odr"):
-                world, idx = probe[name]
-                out, attn = forward(weights, embed(*world, idx), ref, attention=True)
+                world_p, idx = probe[name]
+                out, attn = forward(weights, embed(world_p, idx), ref, attention=True)
                 z = idx.label[..., -1]
                 if name != "odr":
                     records.setdefault(f"err_{name}", []).append(error(out, z))
@@ -482,7 +463,7 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "GPT-2") -> 
                     by = attention_by_pattern(attn, idx)
                     records.setdefault(f"attn_same_{tag}", []).append(by["same"])
                     records.setdefault(f"attn_other_{tag}", []).append(by["other"])
-            for k, v in neuron_directions(weights, ref, q).items():
+            for k, v in neuron_directions(weights, ref, world.q).items():
                 records.setdefault(f"neuron_{k}", []).append(v)
 
     gens = [make_generator(c.seed, "train") for c in configs]
@@ -507,7 +488,7 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "GPT-2") -> 
         cols = torch.cat([torch.arange(l), torch.tensor([ref.l_tr])]).to(dev)  # l contexts and the query
         idx = data["chunk"][:, s * B : (s + 1) * B]
         idx = PromptIndices(idx.pattern[..., cols], idx.irrelevant[..., cols], idx.label[..., cols])
-        out = forward(weights, embed(mu, nu, q, kappa, idx), ref)
+        out = forward(weights, embed(world, idx), ref)
         return hinge(out, idx.label[..., -1])
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: schedule_factor(ref, t))
@@ -539,16 +520,16 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "GPT-2") -> 
 
 def evaluate(results, tests, device=None, cache: bool = True) -> dict:
     """Test trained GPT-2 models (results of :func:`train_ensemble`) under every
-    :class:`~icl_utils.config.TestConfig`, on the very prompts the one-layer model with the same
-    seed is tested on (:func:`icl_utils.experiments.test_prompts`).  Returns ``err`` (len(results),
+    :class:`~icl_utils.incontext.config.EvalConfig`, on the very prompts the one-layer model with the same
+    seed is tested on (:func:`icl_utils.incontext.training.eval_prompts`).  Returns ``err`` (len(results),
     len(tests)) and ``attn_same``, ``attn_other`` (len(results), len(tests), n_layer)."""
-    from . import cache as _cache
+    from ..core import cache as _cache
 
     results = check_list("results", results, what="a non-empty list of GPT-2 results")
     for r in results:
         if not isinstance(r, dict) or r.get("model") != "gpt2":
             raise ValueError("parameter 'results' is invalid: allowed results of GPT-2 training (train_runs)")
-    tests = check_configs(tests, TestConfig, "tests")
+    tests = check_configs(tests, EvalConfig, "tests")
     cache = check_bool("cache", cache)
     dev = get_device(device)
     cfgs = [GPT2RunConfig(**r["config"]) for r in results]
@@ -566,14 +547,14 @@ def evaluate(results, tests, device=None, cache: bool = True) -> dict:
             key = {"run": r["config"], "test": test.to_dict()}
             hit = _cache.load(KIND_EVAL, key) if cache else None
             if hit is None:
-                world, idx = test_prompts(c.data_config(), test)
+                world, idx = eval_prompts(c.data_config(), test)
                 if i not in weights:
                     weights[i] = {k: torch.as_tensor(v)[None].to(dev) for k, v in r["weights"].items()}
                 w = weights[i]
-                world_t = _stack_worlds([world], dev)
+                world_t = World.stack([world]).to(dev)
                 idx = PromptIndices.stack([idx]).to(dev)
                 with torch.no_grad():
-                    out, attn = forward(w, embed(*world_t, idx), c, attention=True)
+                    out, attn = forward(w, embed(world_t, idx), c, attention=True)
                 by = attention_by_pattern(attn, idx)
                 hit = (
                     float(error(out, idx.label[..., -1])[0]),
@@ -583,7 +564,7 @@ def evaluate(results, tests, device=None, cache: bool = True) -> dict:
                 if cache:
                     _cache.store(KIND_EVAL, key, hit)
             err[i, j], same[i, j], other[i, j] = hit
-    return {"err": err, "attn_same": same, "attn_other": other}
+    return Evaluation({"err": err, "attn_same": same, "attn_other": other}, [r["config"] for r in results], tests)
 
 
 KIND_EVAL = "gpt2_evaluate"

@@ -3,7 +3,7 @@
 Every chapter calls these rather than the trainer directly, so that a result
 cache (or any other bookkeeping) can be added here without touching chapters.
 
-* :func:`train_runs` -- train one model per :class:`~icl_utils.config.ICLConfig`
+* :func:`train_runs` -- train one model per :class:`~icl_utils.incontext.config.ICLConfig`
   (grouped into ensembles of compatible shapes, cached on disk) and return
   their records;
 * :func:`grid` -- the configurations of a sweep (values x seeds);
@@ -22,32 +22,19 @@ import joblib
 import numpy as np
 import torch
 
-from . import cache as _cache
+from ..core import cache as _cache
+from ..core.checks import check_bool, check_choice, check_configs, check_float, check_instance, check_int, check_list
+from ..core.device import get_device
+from ..core.results import Evaluation, Runs
+from ..core.sgd import DivergenceError
 from . import gpt2
 from .baselines import LEARNERS, make_learner, predict_prompts
-from .config import (
-    ICLConfig,
-    TestConfig,
-    check_bool,
-    check_choice,
-    check_configs,
-    check_float,
-    check_instance,
-    check_int,
-    check_list,
-)
-from .data import PromptIndices
+from .config import EvalConfig, ICLConfig
+from .data import PromptIndices, World
 from .gpt2 import GPT2RunConfig
 from .model import Params, forward_indexed, hinge_loss
 from .probes import attention_concentration, classification_error
-from .training import (
-    SHAPE_FIELDS,
-    DivergenceError,
-    check_run_size,
-    get_device,
-    test_prompts,
-    train_ensemble,
-)
+from .training import check_run_size, eval_prompts, train_ensemble
 
 #: Cache namespaces of :func:`train_runs` results (Eq. 7 models, GPT-2 models).
 KIND_TRAIN = "train_runs"
@@ -57,11 +44,10 @@ __all__ = [
     "train_runs",
     "evaluate_runs",
     "evaluate_params",
-    "test_batch",
-    "params_of",
+    "eval_batch",
     "baseline_errors",
     "pruning_curve",
-    "test_prompts",
+    "eval_prompts",
     "grid",
     "stack",
     "iterations_to_target",
@@ -104,19 +90,20 @@ def train_runs(
     max_ensemble: int = 64,
     snapshots: bool = False,
     probes: bool = True,
-) -> list[dict]:
-    """Train every configuration -- :class:`~icl_utils.config.ICLConfig` (the Eq. 7 model) or
-    :class:`~icl_utils.gpt2.GPT2RunConfig` (GPT-2, chapter 5) -- and return its results, in input order.
+) -> Runs:
+    """Train every configuration -- :class:`~icl_utils.incontext.config.ICLConfig` (the Eq. 7 model) or
+    :class:`~icl_utils.incontext.gpt2.GPT2RunConfig` (GPT-2, chapter 5) -- and return its results, in input order, as
+    :class:`~icl_utils.core.results.Runs` (``runs.array("err_unseen", "alpha", "seed")`` lays them out by field).
 
-    Configurations already in the result cache (:mod:`icl_utils.cache`) are
-    loaded, not trained.  The others are grouped by :data:`SHAPE_FIELDS` (GPT-2:
-    :data:`icl_utils.gpt2.ENSEMBLE_FIELDS`) and
+    Configurations already in the result cache (:mod:`icl_utils.core.cache`) are
+    loaded, not trained.  The others are grouped by the configuration class's ``ENSEMBLE_FIELDS``
+    (the fields one ensemble shares) and
     trained as ensembles of at most ``max_ensemble`` models; each model's
     results are stored as soon as its ensemble finishes, so an interrupted
     sweep resumes with the configurations that are still missing.  With
     ``snapshots``, every result also holds the weights at each recorded
     iteration; with ``probes=False`` only the errors and losses are recorded
-    (see :func:`icl_utils.training.train_ensemble`).
+    (see :func:`icl_utils.incontext.training.train_ensemble`).
     """
     if hasattr(configs, "__iter__") and not isinstance(configs, (str, bytes, dict)):
         configs = list(configs)
@@ -129,10 +116,9 @@ def train_runs(
     if gpt:
         if snapshots or not probes:
             raise ValueError("parameters 'snapshots' and 'probes': GPT-2 runs always record their probes, no snapshots")
-        kind, shape_fields = KIND_TRAIN_GPT2, gpt2.ENSEMBLE_FIELDS
+        kind = KIND_TRAIN_GPT2
     else:
         kind = KIND_TRAIN + ("+snapshots" if snapshots else "") + ("" if probes else "+errors")
-        shape_fields = SHAPE_FIELDS
     results: list = [None] * len(configs)
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
@@ -140,7 +126,7 @@ def train_runs(
         if hit is not None:
             results[i] = hit
         else:
-            groups.setdefault(tuple(getattr(c, f) for f in shape_fields), []).append(i)
+            groups.setdefault(tuple(getattr(c, f) for f in type(c).ENSEMBLE_FIELDS), []).append(i)
     batches = [g[k : k + max_ensemble] for g in groups.values() for k in range(0, len(g), max_ensemble)]
     for members in batches:  # every ensemble must fit before the first one trains
         if gpt:
@@ -159,7 +145,7 @@ def train_runs(
             results[i] = r
             if cache:
                 _cache.store(kind, configs[i].to_dict(), r)
-    return results
+    return Runs(results, type(configs[0]))
 
 
 def _check_finite_result(r: dict) -> None:
@@ -241,61 +227,33 @@ def _check_config_list(configs, E: int) -> list:
     return configs
 
 
-def _check_at(results, at) -> None:
-    """``at`` is None or the index of an iteration every result recorded weights at."""
-    if at is None:
-        return
-    for r in results:
-        if "snapshots" not in r:
-            raise ValueError(f"parameter 'at' = {at!r} needs results trained with snapshots=True")
-        n = len(r["iters"])
-        check_int("at", at, -n, n - 1, allowed=f"an index of the {n} recorded iterations, or None (final weights)")
-
-
-def params_of(results, at: int | None = None) -> Params:
-    """The weights of trained runs as one ensemble: final (``at=None``) or at recorded iteration ``at``.
-
-    Weights must be finite (a diverged run is not a model)."""
-    results = _check_results(results)
-    _check_at(results, at)
-    out = []
-    for i, r in enumerate(results):
-        if not all(np.isfinite(np.asarray(w)).all() for w in r["weights"].values()):
-            raise ValueError(f"parameter 'results': run {i} has non-finite weights (a diverged run)")
-        w = r["weights"] if at is None else {k: v[at] for k, v in r["snapshots"].items()}
-        trained = {k: torch.as_tensor(w[k])[None] for k in Params.TRAINED}
-        out.append(Params(**trained, a=torch.as_tensor(r["weights"]["a"])[None]))
-    return Params.cat(out)
-
-
-def test_batch(configs, test: TestConfig, device=None) -> tuple:
-    """The stacked test tables and prompts of several trained models under ``test``:
-    ``(mu, nu, q, kappa, idx)`` on ``device``, ready for :func:`evaluate_params`."""
+def eval_batch(configs, test: EvalConfig, device=None) -> tuple:
+    """The test worlds and prompts of several trained models under ``test``: ``(world, idx)``,
+    a stacked :class:`~icl_utils.incontext.data.World` and its prompts on ``device``, ready
+    for :func:`evaluate_params`."""
     dev = get_device(device)
     if isinstance(configs, (ICLConfig, dict)):
         raise ValueError(f"parameter 'configs' = {configs!r} is invalid: allowed a non-empty list of configurations")
     configs = check_list("configs", configs, what="a non-empty list of configurations")
-    check_instance("test", test, TestConfig)
-    worlds, idxs = zip(*(test_prompts(c, test) for c in configs))
-    kappa = torch.tensor([w.kappa for w in worlds], device=dev)
-    mu, nu, q = (torch.stack([getattr(w, name) for w in worlds]).to(dev) for name in ("mu", "nu", "q"))
-    return mu, nu, q, kappa, PromptIndices.stack(idxs).to(dev)
+    check_instance("test", test, EvalConfig)
+    worlds, idxs = zip(*(eval_prompts(c, test) for c in configs))
+    return World.stack(worlds).to(dev), PromptIndices.stack(idxs).to(dev)
 
 
-def evaluate_params(params: Params, configs, test: TestConfig | None = None, device=None, batch=None) -> dict:
+def evaluate_params(params: Params, configs, test: EvalConfig | None = None, device=None, batch=None) -> dict:
     """Error, hinge loss, mean margin z F and attention concentration of an ensemble
     ``params`` (for instance a pruned one) whose members were trained with
-    ``configs``, under ``test`` (or on a prepared :func:`test_batch`): arrays of shape (E,)."""
+    ``configs``, under ``test`` (or on a prepared :func:`eval_batch`): arrays of shape (E,)."""
     check_instance("params", params, Params)
     configs = _check_config_list(configs, params.E)
     if batch is None and test is None:
-        raise ValueError("parameter 'test' = None is invalid: allowed a TestConfig (or a prepared 'batch')")
-    if batch is not None and (not isinstance(batch, tuple) or len(batch) != 5):
-        raise ValueError("parameter 'batch' is invalid: allowed the (mu, nu, q, kappa, idx) of test_batch, or None")
+        raise ValueError("parameter 'test' = None is invalid: allowed an EvalConfig (or a prepared 'batch')")
+    if batch is not None and (not isinstance(batch, tuple) or len(batch) != 2):
+        raise ValueError("parameter 'batch' is invalid: allowed the (world, idx) of eval_batch, or None")
     dev = get_device(device)
-    mu, nu, q, kappa, idx = batch if batch is not None else test_batch(configs, test, dev)
+    world, idx = batch if batch is not None else eval_batch(configs, test, dev)
     with torch.no_grad():
-        out, a = forward_indexed(params.to(dev), mu, nu, q, kappa, idx, True)
+        out, a = forward_indexed(params.to(dev), world, idx, True)
         z = idx.label[..., -1]
         err = classification_error(out, z).cpu().numpy().astype(float)
         loss = hinge_loss(out, z).cpu().numpy().astype(float)
@@ -306,19 +264,21 @@ def evaluate_params(params: Params, configs, test: TestConfig | None = None, dev
 
 
 def evaluate_runs(results, tests, at: int | None = None, device=None, cache: bool = True) -> dict:
-    """Test every trained model under every :class:`~icl_utils.config.TestConfig`.
+    """Test every trained model under every :class:`~icl_utils.incontext.config.EvalConfig`.
 
     ``at`` selects the weights: None for the final ones, or the index of a
     recorded iteration (needs results trained with ``snapshots=True``).
-    Returns arrays of shape (len(results), len(tests)): ``err`` (the
+    Returns an :class:`~icl_utils.core.results.Evaluation`: by key, arrays of shape (len(results),
+    len(tests)) (``.array("err", "seed", "S1", "l_ts")`` lays one out by field): ``err`` (the
     classification error), ``attn_same`` (the attention the query puts on
     context examples with its own relevant pattern) and ``attn_query`` (on its
     own column, which shares that pattern: Proposition 1's attention on the
     query's pattern is their sum).
     """
     results = _check_results(results)
-    tests = check_configs(tests, TestConfig, "tests")
-    _check_at(results, at)
+    tests = check_configs(tests, EvalConfig, "tests")
+    if at is not None:
+        Params.from_results(results, at)  # validates at against every run's snapshots, before any test
     cache = check_bool("cache", cache)
     dev = get_device(device)
     err = np.full((len(results), len(tests)), np.nan)
@@ -336,23 +296,23 @@ def evaluate_runs(results, tests, at: int | None = None, device=None, cache: boo
         if not todo:
             continue
         sub = [results[i] for i, _ in todo]
-        res = evaluate_params(params_of(sub, at), [r["config"] for r in sub], test, dev)
+        res = evaluate_params(Params.from_results(sub, at), [r["config"] for r in sub], test, dev)
         e, s, sq = res["err"], res["attn_same"], res["attn_query"]
         for k, (i, key) in enumerate(todo):
             err[i, j], attn[i, j], attn_q[i, j] = float(e[k]), float(s[k]), float(sq[k])
             if cache:
                 _cache.store(KIND_EVAL, key, (err[i, j], attn[i, j], attn_q[i, j]))
-    return {"err": err, "attn_same": attn, "attn_query": attn_q}
+    return Evaluation({"err": err, "attn_same": attn, "attn_query": attn_q}, [r["config"] for r in results], tests)
 
 
-def baseline_errors(results, test: TestConfig, learners=None, cache: bool = True, n_jobs: int | None = None) -> dict:
-    """Error of each classical learner (:mod:`icl_utils.baselines`) on the same prompts
+def baseline_errors(results, test: EvalConfig, learners=None, cache: bool = True, n_jobs: int | None = None) -> dict:
+    """Error of each classical learner (:mod:`icl_utils.incontext.baselines`) on the same prompts
     :func:`evaluate_runs` gives each model under ``test``; one fit per prompt on its
     context inputs x_i and labels.  Returns learner name -> array (len(results),).
     The models are shared out over ``n_jobs`` worker processes (joblib; default: one per
     CPU this process may use); the numbers do not depend on ``n_jobs``."""
     results = _check_results(results)
-    check_instance("test", test, TestConfig)
+    check_instance("test", test, EvalConfig)
     cache = check_bool("cache", cache)
     learners = list(LEARNERS) if learners is None else list(check_list("learners", learners))
     for name in learners:
@@ -382,16 +342,16 @@ def baseline_errors(results, test: TestConfig, learners=None, cache: bool = True
     return out
 
 
-def _baseline_job(config: dict, test: TestConfig, names: list) -> list[float]:
+def _baseline_job(config: dict, test: EvalConfig, names: list) -> list[float]:
     """The errors of learners ``names`` on the test prompts of the run with ``config``."""
-    world, idx = test_prompts(config, test)
+    world, idx = eval_prompts(config, test)
     x = (world.mu[idx.pattern] + world.kappa * world.nu[idx.irrelevant]).numpy()
     y = idx.label.numpy().astype(np.int64)
     return [float((predict_prompts(n, x[:, :-1], y[:, :-1], x[:, -1]) != y[:, -1]).mean()) for n in names]
 
 
 def pruning_curve(
-    params: Params, configs, test: TestConfig, rates, method: str = "magnitude", n_random: int = 1, device=None
+    params: Params, configs, test: EvalConfig, rates, method: str = "magnitude", n_random: int = 1, device=None
 ) -> dict:
     """Error, hinge loss and margin of ``params`` pruned at every rate (Theorem 3, A-14, A-15).
 
@@ -410,7 +370,7 @@ def pruning_curve(
         pruning.n_pruned(params.m, r)  # leaves a neuron
     configs = _check_config_list(configs, params.E)
     out = {k: np.zeros((len(rates), params.E)) for k in ("err", "loss", "margin")}
-    batch = test_batch(configs, test, device)
+    batch = eval_batch(configs, test, device)
     for i, rate in enumerate(rates):
         if method == "random":
             draws = [

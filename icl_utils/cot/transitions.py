@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import check_bool, check_float, check_int
+from ..core.checks import check_bool, check_float, check_int
 
 __all__ = [
     "check_steps",

@@ -90,7 +90,7 @@ def draw_slope(ax, x, slope, through, label, color=THEORY_COLOR, **kw):
 
 
 def fit_band(ax, fit, x, color="tab:orange", label="fit"):
-    """A fitted power law (:class:`icl_utils.stats.PowerLawFit`) on log-log axes with its
+    """A fitted power law (:class:`icl_utils.core.stats.PowerLawFit`) on log-log axes with its
     bootstrap interval: the band between the laws of slopes ``fit.lo`` and ``fit.hi``
     through the fitted value at the geometric mean of ``x``.  Returns the line."""
     x = np.asarray(x, float)

@@ -7,7 +7,7 @@ diff :data:`PAPER`: every field that changes, its paper value and the reason for
 configuration) overridden by name; :func:`describe` lists the diff as a table for the book.
 
 This module sits above both parts of the package: it imports the run configurations of
-Part I (:mod:`icl_utils.config`) and Part II (:mod:`icl_utils.reasoning`); nothing below
+Part I (:mod:`icl_utils.incontext.config`) and Part II (:mod:`icl_utils.cot.training`); nothing below
 imports it.
 """
 
@@ -15,19 +15,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from .config import (
-    ICLConfig,
-    _article,
-    _fail,
-    _Fields,
-    _short,
-    check_choice,
-    check_float,
-    check_int,
-    check_list,
-)
-from .gpt2 import GPT2RunConfig
-from .reasoning import CoTConfig
+from ..core.checks import _article
+from ..core.checks import _fail
+from ..core.checks import _short
+from ..core.checks import check_choice
+from ..core.checks import check_float
+from ..core.checks import check_int
+from ..core.checks import check_list
+from ..core.fields import Fields
+from ..cot.config import CoTConfig
+from ..incontext.config import ICLConfig
+from ..incontext.gpt2 import GPT2RunConfig
+
 
 __all__ = [
     "InDomainProfile",
@@ -72,7 +71,7 @@ def _length(name, value):
     return check_int(name, value, 1, allowed="integers >= 1")
 
 
-class _ChapterProfile(_Fields):
+class _ChapterProfile(Fields):
     """What every chapter profile shares: a validated ``base`` run, ``n_seeds`` seeds,
     tuple-valued sweeps checked element by element, and the run configurations'
     ``replace`` / ``to_dict``."""
@@ -220,7 +219,7 @@ class PruningProfile(_ChapterProfile):
 class CoTProfile(_ChapterProfile):
     """Parameters of chapter 4 (Theorems 4-6 of [LLCCW25], figures B-17 to B-20).
 
-    ``base`` (an :class:`icl_utils.reasoning.CoTConfig`) is trained for every
+    ``base`` (an :class:`icl_utils.cot.config.CoTConfig`) is trained for every
     alpha in ``alphas_train`` (each above 1/M) and ``n_seeds`` seeds; the
     models trained with ``alpha_main`` are tested.  Theorem 4's iteration count
     is the number of steps to a training loss of ``loss_target``; the final loss
@@ -286,7 +285,7 @@ class CoTProfile(_ChapterProfile):
 class GPT2Profile(_ChapterProfile):
     """Parameters of chapter 5 (GPT-2: figures A-12, A-13 as published, A-21..A-26).
 
-    ``base`` (a :class:`icl_utils.gpt2.GPT2RunConfig`) is trained for ``n_seeds`` seeds; the
+    ``base`` (a :class:`icl_utils.incontext.gpt2.GPT2RunConfig`) is trained for ``n_seeds`` seeds; the
     one-layer models it is compared with are chapter 2's (``one_layer``, the same seeds, so the
     same patterns, task splits and test prompts).  A-12: OOD error against test length
     ``lengths`` for every coefficient sum in ``S1s``; A-13: in-domain and OOD (``S1_alpha``) error

@@ -1,35 +1,26 @@
-"""Part II ([LLCCW25]): training Eq. 11 by SGD, chain-of-thought and ICL inference, probes.
+"""Chain-of-thought and in-context inference of trained Eq. 11 models, and their test errors
+(Theorems 5-6 of [LLCCW25]).
 
-* :class:`CoTConfig` -- one training run (validated);
-* :func:`train_cot` -- SGD on the squared loss for an ensemble of independent
-  models (one generator stream per seed; the step asked by each training
-  prompt is uniform in 1..K, so training covers every step), recording the
-  loss at every step and, every ``record_every`` steps, the attention by
-  category (B-20) and the clean CoT error;
-* :func:`cot_inference` -- greedy decoding step by step, each decoded step
-  appended to the prompt as the next query column;
-* :func:`icl_inference` -- one-step prediction of z_K from examples that
-  carry only (input, final output);
-* :func:`attention_by_category` -- attention on (same pattern, same step),
-  (other pattern, same step), (same pattern, other step), (other, other);
-* :func:`test_world` -- testing-relevant (TSR) patterns in the TRR span.
-
-Chapter 4 (chain-of-thought versus in-context learning) uses them.
+* :func:`cot_inference` -- greedy decoding step by step, each decoded step appended to the
+  prompt as the next query column;
+* :func:`icl_inference` -- one-step prediction of z_K from examples that carry only
+  (input, final output) (:func:`icl_prompts`);
+* :func:`eval_world` -- testing-relevant (TSR) patterns in the span of the training patterns;
+* :func:`eval_tasks`, :func:`eval_errors`, :func:`evaluate_cot` -- test tasks with or without
+  Condition 1 and the CoT/ICL errors on them (cached); :func:`needed_length` -- the shortest
+  prompt that reaches a target error.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from . import cache as _cache
-from .config import (
-    _Fields,
+from ..core import cache as _cache
+from ..core.checks import (
     check_bool,
-    check_ensemble,
     check_float,
     check_generator,
     check_instance,
@@ -39,108 +30,24 @@ from .config import (
     check_tensor,
     largest,
 )
-from .cot import (
-    CoTParams,
-    CoTPrompts,
-    CoTWorld,
-    embed_cot,
-    forward,
-    forward_indexed,
-    init_cot_params,
-    make_cot_world,
-    sample_cot_prompts,
-    sample_counted_prompts,
-    sample_steps,
-    squared_loss,
-)
-from .data import make_generator
-from .training import progress_bar, sgd_loop
+from ..core.rng import make_generator
+from .data import CoTPrompts, CoTWorld, sample_cot_prompts, sample_steps
+from .model import CoTParams, forward_indexed
 
 __all__ = [
-    "CoTConfig",
-    "train_cot",
-    "test_world",
+    "KIND_EVAL_COT",
     "decode",
+    "needed_length",
+    "eval_world",
     "cot_inference",
     "icl_prompts",
     "icl_inference",
-    "attention_by_category",
-    "CATEGORIES",
+    "eval_tasks",
+    "eval_errors",
+    "evaluate_cot",
 ]
 
-CATEGORIES = ("same pattern, same step", "other pattern, same step", "same pattern, other step", "other, other")
-
-
-@dataclass(frozen=True)
-class CoTConfig(_Fields):
-    """One run of Eq. 11 on K-step reasoning prompts (Eq. 11 of [LLCCW25]).
-
-    ``M`` patterns and ``K`` steps in R^``d`` (standard basis vectors), prompts
-    of ``l_tr`` clean examples of which a fraction ``alpha`` start from the
-    query's pattern; SGD with learning rate ``lr``, batch ``B``, ``T``
-    iterations, W_Q = W_K = ``qk_init`` I, W_V ~ N(0, ``v_std``^2).  Every
-    ``record_every`` steps: attention by category and clean CoT error on
-    ``n_eval`` fixed prompts of length ``l_tr``.
-    """
-
-    seed: int = 0
-    M: int = 4
-    K: int = 2
-    d: int = 8
-    alpha: float = 0.5
-    l_tr: int = 20
-    B: int = 128
-    T: int = 1000
-    lr: float = 1.0
-    qk_init: float = 0.1
-    v_std: float = 0.01
-    record_every: int = 50
-    n_eval: int = 500
-
-    def __post_init__(self):
-        c = self._check
-        c("seed", check_int, 0, allowed="integers >= 0")
-        c("M", check_int, 2, allowed="integers >= 2")
-        c("K", check_int, 1, allowed="integers >= 1 (a task has at least one step)")
-        c("d", check_int, self.M + self.K, allowed=f"integers >= M + K = {self.M + self.K}")
-        c("alpha", check_float, 0.0, 1.0, lo_open=True)
-        for name in ("l_tr", "B", "T", "record_every", "n_eval"):
-            c(name, check_int, 1, allowed="integers >= 1")
-        c("lr", check_float, 0.0, lo_open=True)
-        c("qk_init", check_float, 0.0)
-        c("v_std", check_float, 0.0)
-
-
-SHAPE_FIELDS = ("M", "K", "d", "l_tr", "B", "T", "record_every", "n_eval")
-
-#: Prompts are drawn for up to this many SGD steps at once per member ...
-CHUNK_STEPS = 25
-#: ... and for at most this many prompt columns per member.
-CHUNK_COLUMNS = 400_000
-
-
-def _stack_prompts(items) -> CoTPrompts:
-    items = list(items)
-    return CoTPrompts(*(torch.stack([getattr(p, f.name) for p in items]) for f in dataclasses.fields(CoTPrompts)))
-
-
-def attention_by_category(attn: torch.Tensor, prompts: CoTPrompts, K: int) -> torch.Tensor:
-    """Attention of the query on context columns by (pattern, step) category: (..., 4).
-
-    ``attn`` (..., L - 1) over the non-query columns; "same pattern": the
-    column's input pattern is the query's input pattern z_{k-1}; "same step":
-    the column stands for step k (its positional code is c_{k-1}).
-    """
-    K = _check_K(prompts, K)
-    L = prompts.inp.shape[-1]
-    if attn.shape[-1] != L - 1:
-        raise ValueError(f"parameter 'attn' has shape {tuple(attn.shape)}: allowed (..., L - 1 = {L - 1})")
-    col_step = torch.arange(L - 1) % K  # code index of every non-query column
-    same_step = col_step == (prompts.k[..., None] - 1)
-    same_pat = prompts.inp[..., :-1] == prompts.inp[..., -1:]
-    cats = [same_pat & same_step, ~same_pat & same_step, same_pat & ~same_step, ~same_pat & ~same_step]
-    valid = prompts.valid[..., :-1]
-    return torch.stack([(attn * (c & valid)).sum(-1) for c in cats], dim=-1)
+KIND_EVAL_COT = "evaluate_cot"
 
 
 def _check_K(prompts, K) -> int:
@@ -174,146 +81,6 @@ def decode(out: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isfinite(out).all(-1), idx, -1)
 
 
-def _check_run_size(c: CoTConfig, E: int) -> None:
-    """Reject an ensemble whose arrays cannot fit in memory (as :func:`icl_utils.training.check_run_size`):
-    ``T`` sizes the loss history and records, ``n_eval`` the dense evaluation prompts, ``B`` the
-    prompt chunk, ``d`` the weights."""
-    L, Lc, R = (c.l_tr + 1) * c.K, (c.M + 1) * c.K, c.T // c.record_every + 2
-    check_memory(
-        [
-            ("T", c.T, 3 * 8 * E * (c.T + 5 * R) + 100 * R),
-            largest(8 * E * c.n_eval * (L * (4 + 3 * 2 * c.d) + c.K + 2), n_eval=c.n_eval, l_tr=c.l_tr),
-            ("B", c.B, 8 * E * c.B * (CHUNK_STEPS * (Lc * 5 + c.K + 2) + Lc * (2 * c.M + c.K) * 4)),
-            ("d", c.d, 8 * E * 3 * (3 * 4 * c.d * c.d)),
-        ],
-        f"an ensemble of {E} run(s) (T = {c.T}, record_every = {c.record_every}, n_eval = {c.n_eval}, B = {c.B})",
-    )
-
-
-#: Cache namespaces of :func:`train_cot` and :func:`evaluate_cot` results.
-KIND_TRAIN_COT, KIND_EVAL_COT = "train_cot", "evaluate_cot"
-
-
-def train_cot(configs, progress=None, cache: bool = True) -> list[dict]:
-    """Train one Eq. 11 model per configuration, all at once (configurations that share
-    :data:`SHAPE_FIELDS`); returns per model: ``loss`` (T,), ``iters`` (R,), ``attn``
-    (R, 4) attention by category averaged over steps, ``cot_err`` (R,) clean CoT
-    error, and the final ``weights``.
-
-    Configurations already in the result cache (:mod:`icl_utils.cache`) are loaded, not
-    trained; the others are trained as one ensemble and stored when it finishes.
-    """
-    configs = check_ensemble(configs, CoTConfig, SHAPE_FIELDS)
-    cache = check_bool("cache", cache)
-    results = [_cache.load(KIND_TRAIN_COT, c.to_dict()) if cache else None for c in configs]
-    todo = [i for i, r in enumerate(results) if r is None]
-    if todo:
-        for i, r in zip(todo, _train_cot_ensemble([configs[i] for i in todo], progress)):
-            results[i] = r
-            if cache:
-                _cache.store(KIND_TRAIN_COT, configs[i].to_dict(), r)
-    return results
-
-
-def _train_cot_ensemble(configs, progress) -> list[dict]:
-    """:func:`train_cot` without the cache: one ensemble of validated configurations."""
-    ref = configs[0]
-    E, M, K, d, B, T = len(configs), ref.M, ref.K, ref.d, ref.B, ref.T
-    _check_run_size(ref, E)
-    world = make_cot_world(M, K, d)
-    params = CoTParams(
-        *(
-            torch.cat(t)
-            for t in zip(
-                *(init_cot_params(d, c.qk_init, c.v_std, [make_generator(c.seed, "init")]).trained() for c in configs)
-            )
-        )
-    )
-    for w in params.trained():
-        w.requires_grad_(True)
-    lr = torch.tensor([c.lr for c in configs]).view(E, 1, 1)
-    gens = [make_generator(c.seed, "train") for c in configs]
-    eval_sets = []
-    for c in configs:
-        g = make_generator(c.seed, "eval")
-        steps = sample_steps(c.n_eval, K, M, g)
-        eval_sets.append(
-            (steps, sample_cot_prompts(steps, c.alpha, c.l_tr, torch.randint(1, K + 1, (c.n_eval,), generator=g), g))
-        )
-    ev = _stack_prompts(p for _, p in eval_sets)
-    P_ev = torch.stack([embed_cot(world, p) for _, p in eval_sets])
-    attn_rec, err_rec = [], []
-
-    def record():
-        with torch.no_grad():
-            _, attn = forward(params, P_ev, ev.valid, return_attention=True)
-            attn_rec.append(attention_by_category(attn, ev, K).mean(1))
-            wrong = cot_inference(params, world, None, ev)[1]  # each model on its own prompts
-            err_rec.append(wrong.view(E, -1).mean(1))
-
-    # Training prompts are clean, so they are drawn as counted prompts (every distinct example
-    # once, with its number of repeats): the cost of a step does not grow with l_tr.  Steps per
-    # chunk are a function of one member's prompt size only, so a model's prompts do not
-    # depend on the ensemble it is trained in.
-    L = (M + 1) * K
-    chunk_steps = max(1, min(CHUNK_STEPS, CHUNK_COLUMNS // (B * L)))
-    n = chunk_steps * B
-    chunk = CoTPrompts(
-        inp=torch.empty(E, n, L, dtype=torch.long),
-        out=torch.empty(E, n, L, dtype=torch.long),
-        valid=torch.empty(E, n, L, dtype=torch.bool),
-        k=torch.empty(E, n, dtype=torch.long),
-        z=torch.empty(E, n, K + 1, dtype=torch.long),
-    )
-    mult = torch.empty(E, n, L)
-
-    def draw():  # prompts for the next chunk_steps steps, from each member's own stream, in place
-        for e, (c, g) in enumerate(zip(configs, gens)):
-            steps = sample_steps(n, K, M, g)
-            k = torch.randint(1, K + 1, (n,), generator=g)
-            sample_counted_prompts(steps, c.alpha, c.l_tr, k, g, out=chunk[e], mult=mult[e])
-
-    def loss_at(s):
-        sl = slice(s * B, (s + 1) * B)
-        pr = chunk[:, sl]
-        out = forward_indexed(params, world, pr, mult[:, sl])  # pattern-space Eq. 11, repeats counted
-        return squared_loss(out, world.patterns[pr.label])
-
-    bar = progress_bar(T, f"Eq. 11 ({E} models)", progress)
-    labels = [f"seed = {c.seed}, lr = {c.lr}" for c in configs]
-    rec_iters, loss_hist = sgd_loop(
-        params.trained(), lr, T, ref.record_every, chunk_steps, draw, loss_at, record, bar, labels
-    )
-    attn_np = torch.stack(attn_rec).numpy()
-    err_np = torch.stack(err_rec).numpy()
-    final = [w.detach() for w in params.trained()]
-    return [
-        {
-            "config": c.to_dict(),
-            "iters": np.asarray(rec_iters),
-            "loss": loss_hist[:, e].numpy().copy(),
-            "attn": attn_np[:, e].copy(),
-            "cot_err": err_np[:, e].copy(),
-            "weights": {k: w[e].numpy().copy() for k, w in zip(("W_Q", "W_K", "W_V"), final)},
-        }
-        for e, c in enumerate(configs)
-    ]
-
-
-def iterations_to_loss(loss, target: float, window: int = 10) -> float:
-    """Theorem 4's iteration count, measured: the number of SGD steps after which the mean
-    training loss of the last ``window`` steps is first at most ``target``; NaN when the run
-    never gets there (never 0 or T: a run that did not reach the target has no count)."""
-    check_float("target", target, 0.0, lo_open=True)
-    check_int("window", window, 1, allowed="integers >= 1")
-    loss = np.asarray(loss, float)
-    if loss.size < window:
-        return float("nan")
-    avg = np.convolve(loss, np.ones(window) / window, mode="valid")  # avg[i]: steps i+1 .. i+window
-    hit = np.flatnonzero(avg <= target)
-    return float(hit[0] + window) if hit.size else float("nan")
-
-
 def needed_length(lengths, errors, target: float) -> float:
     """Theorem 5's prompt length, measured: the test length at which an error curve first
     falls to ``target``, read between the two grid lengths around the crossing (linear in
@@ -336,19 +103,7 @@ def needed_length(lengths, errors, target: float) -> float:
     return float(np.exp(np.log(lengths[i - 1]) + frac * (np.log(lengths[i]) - np.log(lengths[i - 1]))))
 
 
-def params_of(results) -> CoTParams:
-    """The final weights of trained runs as one ensemble."""
-    results = check_list("results", results, what="a non-empty list of results of train_cot")
-    for r in results:
-        if not isinstance(r, dict) or "weights" not in r:
-            raise ValueError(f"parameter 'results' holds {type(r).__name__}: allowed results of train_cot")
-    return CoTParams(*(torch.stack([torch.as_tensor(r["weights"][k]) for r in results]) for k in ("W_Q", "W_K", "W_V")))
-
-
-__all__ += ["params_of", "iterations_to_loss", "needed_length"]
-
-
-def test_world(world: CoTWorld, mix: float = 0.3, generator=None) -> CoTWorld:
+def eval_world(world: CoTWorld, mix: float = 0.3, generator=None) -> CoTWorld:
     """Testing-relevant (TSR) patterns: mu'_j = (mu_j + mix * mu_{j+1 mod M}) / norm, each a
     linear combination of the training patterns with a dominant component; same codes."""
     check_instance("world", world, CoTWorld)
@@ -479,9 +234,9 @@ def icl_inference(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, patte
     return (v[0], wrong[0]) if params.E == 1 else (v, wrong)
 
 
-def test_tasks(n_tasks: int, K: int, M: int, tau: float, condition1: bool, seed: int):
+def eval_tasks(n_tasks: int, K: int, M: int, tau: float, condition1: bool, seed: int):
     """``n_tasks`` random K-step tasks (steps (n_tasks, K, M)) with transition matrices reaching
-    tau^f = ``tau`` and Condition 1 as requested (:func:`icl_utils.transitions.build_transitions`)."""
+    tau^f = ``tau`` and Condition 1 as requested (:func:`icl_utils.cot.transitions.build_transitions`)."""
     from .transitions import build_transitions
 
     check_int("n_tasks", n_tasks, 1, allowed="integers >= 1")
@@ -495,11 +250,8 @@ def test_tasks(n_tasks: int, K: int, M: int, tau: float, condition1: bool, seed:
     return steps, np.stack([build_transitions(s.numpy(), tau, condition1) for s in steps])
 
 
-__all__ += ["test_tasks", "test_errors", "evaluate_cot"]
-
-
 @torch.no_grad()
-def test_errors(
+def eval_errors(
     params: CoTParams,
     world: CoTWorld,
     steps,
@@ -547,7 +299,7 @@ def test_errors(
     for t in range(n_tasks):
         task = steps[t : t + 1].expand(n_per_task, K, M)
         draws = [sample_cot_prompts(task, alpha_test, l_ts, K, g, transitions[t]) for g in gens]
-        pr = _stack_prompts(draws) if own else draws[0]
+        pr = CoTPrompts.stack(draws) if own else draws[0]
         decoded = cot_inference(params, world, steps, pr)[0].view(E, n_per_task, K + 1)
         z = pr.z.view(-1, n_per_task, K + 1)  # (E or 1, n, K + 1)
         cot_wrong += (decoded[..., 1:] != z[..., 1:]).sum((1, 2))
@@ -560,7 +312,7 @@ def test_errors(
 def evaluate_cot(
     results, world: CoTWorld, steps, transitions, alpha_test: float, l_ts: int, n_per_task: int, cache: bool = True
 ) -> dict:
-    """:func:`test_errors` of trained runs (results of :func:`train_cot`), every model on its
+    """:func:`eval_errors` of trained runs (results of :func:`train_cot`), every model on its
     own draw of test prompts (the probe seed is its training seed), cached per model.
 
     The cache key of a model is its training configuration, the test world, tasks and
@@ -585,8 +337,15 @@ def evaluate_cot(
     todo = [i for i, h in enumerate(hits) if h is None]
     if todo:
         sub = [results[i] for i in todo]
-        res = test_errors(
-            params_of(sub), world, steps, transitions, alpha_test, l_ts, n_per_task, [r["config"]["seed"] for r in sub]
+        res = eval_errors(
+            CoTParams.from_results(sub),
+            world,
+            steps,
+            transitions,
+            alpha_test,
+            l_ts,
+            n_per_task,
+            [r["config"]["seed"] for r in sub],
         )
         for j, i in enumerate(todo):
             hits[i] = (float(res["cot"][j]), float(res["icl"][j]))

@@ -1,89 +1,39 @@
 """One SGD trainer (Eq. 8 of [LWLCC24]) for an ensemble of independent Eq. 7 models.
 
-:func:`train_ensemble` trains E models at once: every weight carries a
-leading axis E, and each member has its own configuration (seed, alpha,
-task fraction, learning rate ... anything that keeps the tensor shapes), its
-own patterns, task split, initialization and prompt stream.  A member's
-random streams come from its own seed only (:func:`icl_utils.data.make_generator`),
-so training it inside an ensemble gives the same model as training it alone
-(to float rounding; ``tests/test_training.py`` shows it).
+:func:`train_ensemble` trains E models at once: every weight carries a leading axis E, and each
+member has its own configuration (seed, alpha, task fraction, learning rate ... anything that
+keeps the tensor shapes), its own patterns, task split, initialization and prompt stream.  A
+member's random streams come from its own seed only (:func:`icl_utils.core.rng.make_generator`),
+so training it inside an ensemble gives the same model as training it alone (to float rounding;
+``tests/test_training.py`` shows it).
 
-At the iterations ``0, record_every, 2 record_every, ..., T`` the trainer
-measures what chapter 1 plots on fixed evaluation prompts (seen and unseen
-tasks, fraction ``alpha_test``, length ``l_ts``): error, loss, attention
-concentration and magnitudes, and the W_O W_V embeddings.
+At the iterations ``0, record_every, 2 record_every, ..., T`` the trainer measures what chapter 1
+plots on fixed evaluation prompts (seen and unseen tasks, fraction ``alpha_test``, length
+``l_ts``): error, loss, attention concentration and magnitudes, and the W_O W_V embeddings.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .config import (
-    ICLConfig,
-    TestConfig,
-    check_ensemble,
-    check_instance,
-    check_int,
-    check_memory,
-    get_device,
-    largest,
-)
-from .data import (
-    PromptIndices,
-    World,
-    all_tasks,
-    embed,
-    make_generator,
-    make_ood_world,
-    make_world,
-    sample_prompt_indices,
-    split_tasks,
-)
+from ..core.checks import check_ensemble, check_instance, check_memory, largest
+from ..core.device import get_device
+from ..core.progress import progress_bar
+from ..core.rng import make_generator
+from ..core.sgd import CHUNK_STEPS, sgd_loop
+from .config import EvalConfig, ICLConfig
+from .data import PromptIndices, World, all_tasks, embed, make_ood_world, make_world, sample_prompt_indices, split_tasks
 from .model import Params, forward, forward_indexed, hinge_loss, init_params
 from .probes import classification_error, probe_all, wov_embeddings
 
-__all__ = [
-    "get_device",
-    "DivergenceError",
-    "Member",
-    "setup_member",
-    "test_prompts",
-    "train_ensemble",
-    "sgd_step",
-    "sgd_loop",
-    "record_iterations",
-    "check_run_size",
-    "SHAPE_FIELDS",
-    "CHUNK_STEPS",
-]
-
-#: Fields that must agree between the members of one ensemble (they fix tensor shapes or loop lengths).
-SHAPE_FIELDS = ("M1", "M2", "d_X", "d_Y", "m", "l_tr", "l_ts", "B", "T", "n_eval", "record_every")
-
-#: Prompts are drawn for this many SGD steps at once per member (amortizes the per-call cost).
-CHUNK_STEPS = 25
+__all__ = ["PROBE_BUDGET", "Member", "setup_member", "eval_prompts", "check_run_size", "train_ensemble"]
 
 #: Largest number of floats of dense evaluation prompts built at once when recording.
 PROBE_BUDGET = 4_000_000
-
-
-class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss or weight: the run diverged and is not a result.
-
-    ``members``: the diverged ensemble members (indices); ``iteration``: the first
-    iteration with a non-finite loss (or the iteration by which a weight was found
-    non-finite).  Nothing is returned, so nothing is cached.
-    """
-
-    def __init__(self, message: str, members: list[int], iteration: int):
-        super().__init__(message)
-        self.members = members
-        self.iteration = iteration
 
 
 @dataclass
@@ -104,17 +54,17 @@ def setup_member(cfg: ICLConfig) -> Member:
     return Member(cfg, world, tr, un)
 
 
-def test_prompts(config: ICLConfig | dict, test: TestConfig):
+def eval_prompts(config: ICLConfig | dict, test: EvalConfig):
     """The test world and prompts of one trained model under ``test``.
 
     In domain, the model's own patterns and task split; out of domain, ODR/ODI
-    patterns built from them (:func:`icl_utils.data.make_ood_world`, stream
+    patterns built from them (:func:`icl_utils.incontext.data.make_ood_world`, stream
     ``"ood"``) and every OOD task.  Prompts come from the ``"probe"`` stream of
     the model's seed, so every test of a model -- and every learner compared on
     it -- sees the same random draws.  Returns ``(world, PromptIndices)``.
     """
     cfg = config if isinstance(config, ICLConfig) else _config_of(config)
-    check_instance("test", test, TestConfig)
+    check_instance("test", test, EvalConfig)
     check_memory(
         [largest(3 * 8 * test.n_eval * (test.l_ts + 1), n_eval=test.n_eval, l_ts=test.l_ts)], "the test prompts"
     )
@@ -178,7 +128,7 @@ def check_run_size(configs, snapshots: bool = False) -> None:
     names the parameter with the largest share when the sum exceeds the machine's
     physical memory (e.g. ``T = 10**12``); real runs need far less than any machine has.
     """
-    configs = check_ensemble(configs, ICLConfig, SHAPE_FIELDS)
+    configs = check_ensemble(configs, ICLConfig)
     c, E = configs[0], len(configs)
     R = c.T // c.record_every + 2
     per_record = 11 + 4 * c.m + (3 * c.d * c.d + c.m * c.d if snapshots else 0)
@@ -196,145 +146,6 @@ def check_run_size(configs, snapshots: bool = False) -> None:
         ],
         f"an ensemble of {E} run(s) (T = {c.T}, record_every = {c.record_every}, n_eval = {c.n_eval}, B = {c.B})",
     )
-
-
-_TERMINAL = None
-
-
-def _terminal_stream():
-    """The process's real stderr.  Inside a Jupyter kernel, ``sys.stderr.fileno()``
-    is the descriptor the kernel inherited (the terminal of ``make book``), which
-    ipykernel does not forward to the notebook."""
-    global _TERMINAL
-    if _TERMINAL is None:
-        import sys
-
-        try:
-            fd = sys.stderr.fileno()
-        except (AttributeError, OSError, ValueError):
-            fd = 2
-        _TERMINAL = open(os.dup(fd), "w", buffering=1, closefd=True)  # noqa: SIM115 - kept for the process
-    return _TERMINAL
-
-
-def progress_bar(total, desc, enabled):
-    """A progress bar, or None.
-
-    ``ICL_PROGRESS`` chooses where it goes: ``terminal`` -- the terminal of the
-    process that started the kernel (``make book`` sets it: the bar is seen
-    while chapters execute, and never reaches a notebook's outputs);
-    ``off``; unset -- tqdm's default (the notebook, in Jupyter).  ``TQDM_DISABLE``
-    and ``enabled=False`` turn it off too.
-    """
-    mode = os.environ.get("ICL_PROGRESS", "auto").lower()
-    if enabled is False or mode == "off" or os.environ.get("TQDM_DISABLE"):
-        return None
-    if mode == "terminal":
-        from tqdm import tqdm
-
-        stream = _terminal_stream()
-        tty = stream.isatty()
-        return tqdm(total=total, desc=desc, leave=False, file=stream, mininterval=0.5 if tty else 15.0)
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False, mininterval=0.5)
-
-
-def sgd_step(weights, losses: torch.Tensor, lr: torch.Tensor) -> None:
-    """One plain SGD step for every member at once: w_e <- w_e - lr_e grad(loss_e).
-
-    ``losses`` (E,) holds each member's loss; members share no weights, so the
-    gradient of their sum is each member's own gradient.  ``lr`` (E, 1, 1).
-    """
-    grads = torch.autograd.grad(losses.sum(), weights)
-    with torch.no_grad():
-        for w, g in zip(weights, grads):
-            w.sub_(lr * g)
-
-
-def record_iterations(T: int, every: int) -> list[int]:
-    """The iterations at which a trainer records: 0, every, 2 every, ..., and T."""
-    check_int("T", T, 1, allowed="integers >= 1")
-    check_int("every", every, 1, allowed="integers >= 1")
-    check_memory([("T", T, 100 * (T // every + 2))], "the list of iterations")
-    iters = list(range(0, T + 1, every))
-    return iters if iters[-1] == T else [*iters, T]
-
-
-def _check_finite(weights, hist, lo: int, hi: int, T: int, labels) -> None:
-    """Raise :class:`DivergenceError` if a loss of iterations lo..hi - 1 or a weight is not finite.
-
-    One host synchronization per call (the trainers call it once per prompt chunk).
-    """
-    with torch.no_grad():
-        loss_bad = ~torch.isfinite(hist[lo:hi])  # (hi - lo, E)
-        bad = loss_bad.any(0)
-        for w in weights:
-            bad |= ~torch.isfinite(w).flatten(1).all(1)
-        if not bool(bad.any()):
-            return
-        members = bad.nonzero().flatten().tolist()
-        rows = loss_bad.any(1).nonzero().flatten()
-    if rows.numel():
-        iteration, what = lo + int(rows[0]), "loss"
-    else:
-        iteration, what = hi, "weights"
-    names = [f"member {e}" + (f" ({labels[e]})" if labels is not None else "") for e in members]
-    at = f"at iteration {iteration}" if what == "loss" else f"by iteration {iteration}"
-    raise DivergenceError(
-        f"training diverged {at} of T = {T}: non-finite {what} for {'; '.join(names)}. "
-        "Nothing is returned or cached; lower the learning rate 'lr' (or the initialization scale).",
-        members,
-        iteration,
-    )
-
-
-def sgd_loop(
-    weights, lr, T: int, record_every: int, chunk_steps: int, draw, loss_at, record, bar=None, labels=None, step=None
-):
-    """The training loop every trainer runs (Eq. 8 for Eq. 7, Eq. 11's squared loss, GPT-2's Adam).
-
-    Every ``chunk_steps`` steps ``draw()`` refills the trainer's prompt chunk;
-    ``loss_at(s)`` returns the (E,) losses of every member on batch ``s`` of the
-    chunk; ``record()`` measures at :func:`record_iterations` (the last one after
-    the final step).  Returns the recorded iterations and the (T, E) minibatch losses.
-
-    A diverged run is not a result: before each chunk refill and after the last
-    step, the chunk's losses and the weights are checked (one host synchronization
-    per chunk, none per step), and a non-finite one raises :class:`DivergenceError`
-    naming the members (``labels[e]`` describes member e, e.g. its seed and lr) and
-    the iteration.  ``step(losses)`` updates the weights from the (E,) losses; by default
-    :func:`sgd_step` with learning rates ``lr``.
-    """
-    if step is None:
-
-        def step(losses):
-            sgd_step(weights, losses, lr)
-
-    iters = record_iterations(T, record_every)
-    before_T = set(iters[:-1])
-    hist = None
-    try:
-        for t in range(T):
-            if t % chunk_steps == 0:
-                if t:
-                    _check_finite(weights, hist, t - chunk_steps, t, T, labels)
-                draw()
-            if t in before_T:
-                record()
-            loss = loss_at(t % chunk_steps)
-            step(loss)
-            if hist is None:
-                hist = torch.empty(T, *loss.shape, device=loss.device)
-            hist[t] = loss.detach()
-            if bar is not None:
-                bar.update(1)
-        _check_finite(weights, hist, (T - 1) // chunk_steps * chunk_steps, T, T, labels)
-        record()
-    finally:
-        if bar is not None:
-            bar.close()
-    return iters, hist
 
 
 def train_ensemble(
@@ -358,17 +169,14 @@ def train_ensemble(
     pattern space, without dense prompts): what a sweep needs, at a fraction of
     the cost.
     """
-    configs = check_ensemble(configs, ICLConfig, SHAPE_FIELDS)
+    configs = check_ensemble(configs, ICLConfig)
     dev = get_device(device)
     check_run_size(configs, snapshots)
     ref = configs[0]
     E, B, T, L = len(configs), ref.B, ref.T, ref.l_tr + 1
     members = [setup_member(c) for c in configs]
-    mu = torch.stack([m.world.mu for m in members]).to(dev)
-    nu = torch.stack([m.world.nu for m in members]).to(dev)
-    q = torch.stack([m.world.q for m in members]).to(dev)
-    kappa = torch.tensor([c.kappa for c in configs], device=dev)
-    mu_bar = mu.mean(1)
+    world = World.stack([m.world for m in members]).to(dev)
+    mu_bar = world.mu.mean(1)
     lr = torch.tensor([c.lr for c in configs], device=dev).view(E, 1, 1)
 
     params = Params.cat(
@@ -394,9 +202,9 @@ def train_ensemble(
             for name in ("seen", "unseen"):
                 idx, noise, has = ev[name]
                 if ref.noise_std == 0 and all(c.noise_std == 0 for c in configs):
-                    out = forward_indexed(params, mu, nu, q, kappa, idx)
+                    out = forward_indexed(params, world, idx)
                 else:
-                    out = forward(params, embed(mu, nu, q, kappa, idx, noise))
+                    out = forward(params, embed(world, idx, noise))
                 z = idx.label[..., -1]
                 nan = torch.full((E,), float("nan"), device=dev)
                 records.setdefault(f"err_{name}", []).append(torch.where(has, classification_error(out, z), nan))
@@ -415,8 +223,8 @@ def train_ensemble(
                 for name in ("seen", "unseen"):
                     idx, noise, has = ev[name]
                     idx_s = idx[sl]
-                    P = embed(mu[sl], nu[sl], q[sl], kappa[sl], idx_s, noise[sl])
-                    r = probe_all(sub, P, idx_s, mu[sl])
+                    P = embed(world[sl], idx_s, noise[sl])
+                    r = probe_all(sub, P, idx_s, world.mu[sl])
                     nan = torch.full_like(r["err"], float("nan"))
                     parts.setdefault(f"err_{name}", []).append(torch.where(has[sl], r["err"], nan))
                     parts.setdefault(f"loss_{name}", []).append(torch.where(has[sl], r["loss"], nan))
@@ -425,7 +233,7 @@ def train_ensemble(
                             parts.setdefault(k, []).append(r[k])
             for k, v in parts.items():
                 records.setdefault(k, []).append(torch.cat(v))
-            for k, v in wov_embeddings(params, mu_bar, q).items():
+            for k, v in wov_embeddings(params, mu_bar, world.q).items():
                 records.setdefault(k, []).append(v)
             if snapshots:
                 for k, v in zip(Params.TRAINED, params.trained()):
@@ -452,9 +260,9 @@ def train_ensemble(
         sl = slice(s * B, (s + 1) * B)
         idx, noise = data["chunk"][:, sl], data["noise"]
         if noise is None:  # pattern-space form: no (E, B, l + 1, d) tensor is built
-            out = forward_indexed(params, mu, nu, q, kappa, idx)
+            out = forward_indexed(params, world, idx)
         else:
-            out = forward(params, embed(mu, nu, q, kappa, idx, noise[:, sl]))
+            out = forward(params, embed(world, idx, noise[:, sl]))
         return hinge_loss(out, idx.label[..., -1])
 
     bar = progress_bar(T, f"{desc} ({E} models)", progress)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import check_instance, check_same_shape, check_tensor
+from ..core.checks import check_instance, check_same_shape, check_tensor
 from .data import PromptIndices
 from .model import Params, attention, forward
 
@@ -27,6 +27,8 @@ __all__ = [
     "uniform_pattern_share",
     "attention_magnitudes",
     "wov_embeddings",
+    "probe_all",
+    "attention",
 ]
 
 
@@ -159,6 +161,3 @@ def probe_all(params: Params, P: torch.Tensor, idx: PromptIndices, mu: torch.Ten
     res.update(attention_concentration(attn, idx))
     res.update(attention_magnitudes(params, P, idx, mu))
     return res
-
-
-__all__ += ["probe_all", "attention"]

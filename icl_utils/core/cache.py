@@ -1,4 +1,4 @@
-"""On-disk result cache for the experiment entry points (:mod:`icl_utils.experiments`).
+"""On-disk result cache for the experiment entry points (:mod:`icl_utils.incontext.experiments`).
 
 Every trained model's results are stored under a key made of the experiment
 kind, its full validated configuration, the package version and a digest of
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._version import __version__
+from .._version import __version__
 
 __all__ = [
     "cache_dir",
@@ -59,11 +59,11 @@ MAGIC = b"icl-cache-v1\n"
 _OFF = {"", "off", "0", "none", "false", "no"}
 
 #: The package's folder, whose sources make the code digest.
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
-#: Modules of the package that compute no cached result (the book tooling); every other
+#: Sub-packages of the package that compute no cached result (the book tooling); every other
 #: ``.py`` file of the package is part of every cache key.
-NOT_RESULT_MODULES = frozenset({"book.py", "launch.py", "plotting.py", "claims.py"})
+NOT_RESULT_MODULES = frozenset({"book"})
 
 _WARNED: set = set()  # folders (or settings) already warned about in this process
 
@@ -103,9 +103,13 @@ _CODE_DIGEST: str | None = None
 
 
 def result_modules() -> list[str]:
-    """The package's modules that compute results: every ``.py`` file of :data:`PACKAGE_DIR`
-    but :data:`NOT_RESULT_MODULES`, sorted."""
-    return sorted(p.name for p in PACKAGE_DIR.glob("*.py") if p.name not in NOT_RESULT_MODULES)
+    """The package's modules that compute results: every ``.py`` file under :data:`PACKAGE_DIR`
+    outside :data:`NOT_RESULT_MODULES`, as sorted paths relative to it (``core/sgd.py``, ...)."""
+    return sorted(
+        p.relative_to(PACKAGE_DIR).as_posix()
+        for p in PACKAGE_DIR.rglob("*.py")
+        if p.relative_to(PACKAGE_DIR).parts[0] not in NOT_RESULT_MODULES
+    )
 
 
 def code_digest() -> str:
@@ -249,5 +253,5 @@ if __name__ == "__main__":
     import sys
 
     if sys.argv[1:] != ["clear"]:
-        sys.exit("usage: python -m icl_utils.cache clear")
+        sys.exit("usage: python -m icl_utils.core.cache clear")
     print(f"removed {clear()} cache entries from {cache_dir()}")

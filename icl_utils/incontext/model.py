@@ -17,29 +17,30 @@ function with the same gradients.  Chapter 1 explains the model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 
-from .config import (
+from ..core.checks import (
     check_float,
-    check_generator,
+    check_generators,
     check_instance,
     check_int,
-    check_list,
     check_memory,
     check_same_shape,
     check_tensor,
-    get_device,
 )
-from .data import PromptIndices
+from ..core.device import get_device
+from ..core.tensors import Weights
+from .data import PromptIndices, World
 
 __all__ = ["Params", "init_params", "forward", "forward_indexed", "forward_literal", "attention", "hinge_loss"]
 
 
 @dataclass
-class Params:
-    """Weights of an ensemble of Eq. 7 models (a is fixed, not trained)."""
+class Params(Weights):
+    """Weights of an ensemble of Eq. 7 models: W_Q, W_K, W_V (E, d, d), W_O (E, m, d) and the
+    fixed read-out a (E, m) of +-1/m (not trained)."""
 
     W_Q: torch.Tensor
     W_K: torch.Tensor
@@ -50,36 +51,8 @@ class Params:
     TRAINED = ("W_Q", "W_K", "W_V", "W_O")
 
     @property
-    def E(self) -> int:
-        return self.W_O.shape[0]
-
-    @property
     def m(self) -> int:
         return self.W_O.shape[1]
-
-    def trained(self):
-        return [getattr(self, n) for n in self.TRAINED]
-
-    def select(self, index) -> Params:
-        """Members ``index`` (an int, slice or index list) as a smaller ensemble."""
-        if isinstance(index, int):
-            index = [index]
-        return Params(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
-    def detach(self) -> Params:
-        return Params(**{f.name: getattr(self, f.name).detach().clone() for f in fields(self)})
-
-    def to(self, device) -> Params:
-        return Params(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
-
-    def state(self) -> dict:
-        """Plain CPU tensors by name (for saving)."""
-        return {f.name: getattr(self, f.name).detach().cpu() for f in fields(self)}
-
-    @staticmethod
-    def cat(items) -> Params:
-        items = list(items)
-        return Params(**{f.name: torch.cat([getattr(p, f.name) for p in items]) for f in fields(Params)})
 
 
 def init_params(d: int, m: int, qkv_init: float, o_init_std: float, generators, device=None) -> Params:
@@ -87,17 +60,12 @@ def init_params(d: int, m: int, qkv_init: float, o_init_std: float, generators, 
     W_O ~ N(0, o_init_std^2) (one generator per member), a = (+1/m, ..., -1/m)
     (first half +1/m, second half -1/m).  ``generators``: a non-empty list of
     ``torch.Generator``, one per ensemble member; ``device``: see
-    :func:`icl_utils.config.get_device` (None: the CPU)."""
+    :func:`icl_utils.core.device.get_device` (None: the CPU)."""
     check_int("d", d, 1, allowed="integers >= 1")
     check_int("m", m, 2, allowed="integers >= 2 (at least one neuron with a_i = +1/m and one with -1/m)")
     check_float("qkv_init", qkv_init, 0.0)
     check_float("o_init_std", o_init_std, 0.0)
-    generators = check_list(
-        "generators",
-        generators,
-        lambda n, g: check_generator(n, g, optional=False),
-        "a non-empty list of torch.Generator (one per member)",
-    )
+    generators = check_generators(generators)
     check_memory(
         [("d", d, 8 * len(generators) * 3 * 3 * d * d), ("m", m, 8 * len(generators) * 3 * m * d)], "the weights"
     )
@@ -178,10 +146,10 @@ def readout(r: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return _Readout.apply(r, a)
 
 
-def forward_indexed(params: Params, mu, nu, q, kappa, idx, return_attention: bool = False):
-    """Eq. 7 on prompts given as indices (:class:`icl_utils.data.PromptIndices`), never building P.
+def forward_indexed(params: Params, world: World, idx: PromptIndices, return_attention: bool = False):
+    """Eq. 7 on prompts given as indices (:class:`icl_utils.incontext.data.PromptIndices`), never building P.
 
-    The same function as ``forward(params, embed(mu, nu, q, kappa, idx))``
+    The same function as ``forward(params, embed(world, idx))``
     for noise-free prompts, computed in the basis of the patterns.  Every
     column is p_i = F^T c_i with F the rows [mu_j; 0], [nu_k; 0], [0; q]
     (r = M1 + M2 + 1 of them) and c_i = e_j + kappa e_{M1+k} + y_i e_r.  So
@@ -194,12 +162,17 @@ def forward_indexed(params: Params, mu, nu, q, kappa, idx, return_attention: boo
 
     Every per-prompt tensor has shape (E, n, l + 1), (E, n, r) or (E, n, m),
     never (E, n, l + 1, d): this is what makes the ensemble trainer fast.
-    ``mu`` (E, M1, d_X), ``nu`` (E, M2, d_X), ``q`` (E, d_Y), ``kappa`` (E,).
+    ``world`` is a stacked World (:class:`icl_utils.incontext.data.World`), one per member.
     """
     check_instance("params", params, Params)
-    for name, t in (("mu", mu), ("nu", nu), ("q", q), ("kappa", kappa)):
-        check_tensor(name, t)
+    check_instance("world", world, World)
     check_instance("idx", idx, PromptIndices)
+    mu, nu, q, kappa = world.mu, world.nu, world.q, world.kappa
+    check_tensor("world.mu", mu)
+    if mu.ndim != 3:
+        raise ValueError(f"parameter 'world' holds patterns of shape {tuple(mu.shape)}: allowed a stacked World")
+    for name, t in (("world.nu", nu), ("world.q", q), ("world.kappa", kappa)):
+        check_tensor(name, t)
     E, n, L = idx.pattern.shape
     M1, M2, d_X = mu.shape[1], nu.shape[1], mu.shape[2]
     r = M1 + M2 + 1

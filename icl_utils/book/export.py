@@ -3,7 +3,7 @@
 ``make book`` executes each chapter with ``ICL_DATA_DIR`` set to the folder
 ``book/_extra/results/CHAPTER`` (published at ``results/CHAPTER/`` in the built
 book and linked from the chapter's header and the scoreboard).  A chapter calls
-:func:`save_table` for every curve behind a figure; :meth:`icl_utils.claims.Claims.report`
+:func:`save_table` for every curve behind a figure; :meth:`icl_utils.book.claims.Claims.report`
 writes ``claims.json``.  Without ``ICL_DATA_DIR`` (an interactive session, the
 regression tests) nothing is written and the table is only returned.
 """
@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 
-__all__ = ["DATA_ENV", "data_dir", "save_table", "save_json"]
+__all__ = ["DATA_ENV", "data_dir", "long_table", "save_table", "save_json"]
 
 #: Environment variable naming the folder the executed chapter writes its data into.
 DATA_ENV = "ICL_DATA_DIR"
@@ -49,6 +49,36 @@ def save_table(name: str, table):
     if folder is not None:
         df.to_csv(os.path.join(folder, f"{name}.csv"), index=False)
     return df
+
+
+def long_table(columns: dict, **axes):
+    """N-d arrays of one shape as a long table (a pandas DataFrame): one row per element, one
+    column per axis and one per array.
+
+    ``columns`` maps column names to the arrays; ``axes`` names the arrays' axes in order, each with
+    its coordinate values: ``long_table({"err": err}, seed=seeds, l_ts=lengths)`` for an
+    (n_seeds, n_lengths) array.  An axis whose length does not match raises a ValueError naming
+    it.  (A labelled ``xarray.DataArray`` -- what ``Runs.array`` returns -- needs none of this:
+    ``.to_dataframe(name).reset_index()``.)"""
+    import pandas as pd
+
+    if not isinstance(columns, dict) or not columns:
+        raise ValueError(f"parameter 'columns' = {columns!r} is invalid: allowed a dict of column name -> array")
+    arrays = {k: np.asarray(v) for k, v in columns.items()}
+    shape = next(iter(arrays.values())).shape
+    for k, v in arrays.items():
+        if v.shape != shape:
+            raise ValueError(f"parameter {k!r} has shape {v.shape}: allowed the shape of the first column, {shape}")
+    if len(shape) != len(axes):
+        raise ValueError(
+            f"parameter 'axes' names {len(axes)} axes ({', '.join(axes)}): allowed one per axis of the "
+            f"arrays of shape {shape}"
+        )
+    for (name, coords), n in zip(axes.items(), shape):
+        if len(coords) != n:
+            raise ValueError(f"parameter {name!r} has {len(coords)} values: allowed {n} (the arrays' axis)")
+    index = pd.MultiIndex.from_product([list(c) for c in axes.values()], names=list(axes))
+    return pd.DataFrame({k: v.reshape(-1) for k, v in arrays.items()}, index=index).reset_index()
 
 
 def _plain(obj):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import check_int
+from ..core.checks import check_int
 
 __all__ = ["LEARNERS", "make_learner", "predict_prompts", "knn_predict"]
 

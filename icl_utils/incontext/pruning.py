@@ -32,7 +32,7 @@ import time
 import numpy as np
 import torch
 
-from .config import check_float, check_instance, check_int
+from ..core.checks import check_float, check_instance, check_int
 from .data import embed
 from .model import Params, attention, forward
 
@@ -227,11 +227,11 @@ def one_sign_mask(params: Params, large: torch.Tensor, sign: float = 1.0, keep: 
 def neuron_outputs(params: Params, batch) -> torch.Tensor:
     """Every neuron's term a_i ReLU(h_i) of Eq. 7 on every prompt, shape (E, n, m).
 
-    ``batch`` is a prepared test batch ``(mu, nu, q, kappa, idx)``
-    (:func:`icl_utils.experiments.test_batch`).  F is the sum of the terms over
+    ``batch`` is a prepared test batch ``(world, idx)``
+    (:func:`icl_utils.incontext.experiments.eval_batch`).  F is the sum of the terms over
     neurons; a pruned model's F is the sum over the neurons it keeps.  The
-    attention is computed once (:func:`icl_utils.model.attention` on the embedded
-    prompts), then h = W_O W_V sum_i attn_i p_i, as in :func:`icl_utils.model.forward`.
+    attention is computed once (:func:`icl_utils.incontext.model.attention` on the embedded
+    prompts), then h = W_O W_V sum_i attn_i p_i, as in :func:`icl_utils.incontext.model.forward`.
     """
     P = embed(*batch)
     with torch.no_grad():
@@ -284,7 +284,7 @@ def sweep(terms: torch.Tensor, z: torch.Tensor, params: Params, rates, method: s
 def cost_table(params: Params, P: torch.Tensor, rates, repeats: int = 5, n_flop: int = 1000):
     """FLOPs and measured time of one model (``params`` with E = 1) pruned by magnitude at ``rates``.
 
-    FLOPs per prompt: PyTorch's counter on the fast Eq. 7 (:func:`icl_utils.model.forward`)
+    FLOPs per prompt: PyTorch's counter on the fast Eq. 7 (:func:`icl_utils.incontext.model.forward`)
     over the first ``n_flop`` prompts of ``P`` (1, n, l + 1, d).  Time: the best of
     ``repeats`` runs of the whole forward pass on ``P`` and of the perceptron alone
     (a^T ReLU(W_O W_V pbar) with W_O W_V fused once, the part pruning shrinks) on

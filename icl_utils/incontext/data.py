@@ -1,18 +1,17 @@
-"""Prompt generators for Part I (binary classification, [LWLCC24]).
+"""Prompt generators for Part I (binary classification, Eq. 6 of [LWLCC24]).
 
 A prompt (Eq. 6) is stored in two forms:
 
-* as *indices* (:class:`PromptIndices`): for every column the relevant pattern,
-  the irrelevant pattern and the label; cheap to draw, and what the probes
-  need to know which context columns share the query's pattern;
-* as *embeddings* (:func:`embed`): the (l + 1) columns p_i = [x_i; y_i] stacked
-  as rows of a tensor of shape (..., l + 1, d_X + d_Y), query last with y = 0.
+* as *indices* (:class:`PromptIndices`): for every column the relevant pattern, the irrelevant
+  pattern and the label; cheap to draw, and what the probes need to know which context columns
+  share the query's pattern;
+* as *embeddings* (:func:`embed`): the (l + 1) columns p_i = [x_i; y_i] stacked as rows of a
+  tensor of shape (..., l + 1, d_X + d_Y), query last with y = 0.
 
-In-domain and out-of-domain data share both forms: an out-of-domain
-:class:`World` simply has other pattern tables (ODR patterns built from IDR
-patterns with coefficient sum S1, ODI patterns in the IDI span), see
-:func:`make_ood_world`.  Chapter 1 explains the in-domain data, chapter 2 the
-out-of-domain data.
+In-domain and out-of-domain data share both forms: an out-of-domain :class:`World` simply has
+other pattern tables (ODR patterns built from IDR patterns with coefficient sum S1, ODI patterns
+in the IDI span), see :func:`make_ood_world`.  Chapter 1 explains the in-domain data, chapter 2
+the out-of-domain data.
 """
 
 from __future__ import annotations
@@ -20,63 +19,36 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from .config import (
-    _fail,
-    check_float,
-    check_generator,
-    check_instance,
-    check_int,
-    check_memory,
-    check_tensor,
-    largest,
-)
+from ..core.checks import check_float, check_generator, check_instance, check_int, check_memory, check_tensor, largest
+from ..core.tensors import Tensors
 
 __all__ = [
     "World",
-    "PromptIndices",
-    "make_generator",
     "make_world",
     "make_ood_world",
     "all_tasks",
     "split_tasks",
+    "PromptIndices",
     "sample_prompt_indices",
     "embed",
     "guess_floor",
 ]
 
-# Independent random streams derived from one seed (numpy's SeedSequence).
-STREAMS = {"world": 0, "split": 1, "init": 2, "train": 3, "eval": 4, "ood": 5, "probe": 6}
-
-
-def make_generator(seed: int, stream: str | int = 0) -> torch.Generator:
-    """A CPU ``torch.Generator`` for one named random stream of a seed.
-
-    Streams (``"world"``, ``"split"``, ``"init"``, ``"train"``, ``"eval"``, ...)
-    are statistically independent and do not depend on each other's use, so
-    a model's data is the same whether it is trained alone or in an ensemble.
-    ``seed``: an integer >= 0; ``stream``: one of :data:`STREAMS` or an integer >= 0.
-    """
-    seed = check_int("seed", seed, 0, allowed="integers >= 0")
-    if isinstance(stream, str):
-        if stream not in STREAMS:
-            _fail("stream", stream, f"one of {list(STREAMS)} or an integer >= 0")
-        key = STREAMS[stream]
-    else:
-        key = check_int("stream", stream, 0, allowed=f"integers >= 0 or one of {list(STREAMS)}")
-    state = np.random.SeedSequence([seed, key]).generate_state(2, dtype=np.uint64)
-    return torch.Generator().manual_seed(int(state[0] % (2**63 - 1)))
-
 
 @dataclass(frozen=True)
-class World:
+class World(Tensors):
     """The pattern tables of one data model (the data model of [LWLCC24]).
 
     ``mu`` (M1, d_X): relevant patterns as rows (IDR in-domain, ODR out of
     domain); ``nu`` (M2, d_X): irrelevant patterns (IDI / ODI); ``q`` (d_Y,):
     the unit label embedding; ``kappa``: the weight of the irrelevant pattern.
+
+    The worlds of an ensemble's members are one stacked World, ``World.stack(worlds)``:
+    ``mu`` (E, M1, d_X), ``nu`` (E, M2, d_X), ``q`` (E, d_Y), ``kappa`` (E,); it is what
+    :func:`embed` and :func:`icl_utils.incontext.model.forward_indexed` take.  The
+    properties below describe a single world.
     """
 
     mu: torch.Tensor
@@ -207,7 +179,7 @@ def split_tasks(M1: int, task_fraction: float, generator: torch.Generator) -> tu
 
 
 @dataclass
-class PromptIndices:
+class PromptIndices(Tensors):
     """A batch of prompts as indices, columns last-is-query.
 
     ``pattern`` (n, l + 1): index of each column's relevant pattern;
@@ -223,21 +195,6 @@ class PromptIndices:
     @property
     def z(self) -> torch.Tensor:
         return self.label[..., -1]
-
-    def to(self, device) -> PromptIndices:
-        return PromptIndices(self.pattern.to(device), self.irrelevant.to(device), self.label.to(device))
-
-    def __getitem__(self, idx) -> PromptIndices:
-        return PromptIndices(self.pattern[idx], self.irrelevant[idx], self.label[idx])
-
-    @staticmethod
-    def stack(items) -> PromptIndices:
-        items = list(items)
-        return PromptIndices(
-            torch.stack([i.pattern for i in items]),
-            torch.stack([i.irrelevant for i in items]),
-            torch.stack([i.label for i in items]),
-        )
 
 
 _ORDER_CACHE: dict = {}
@@ -329,17 +286,24 @@ def sample_prompt_indices(
     return out
 
 
-def embed(mu, nu, q, kappa, idx: PromptIndices, noise: torch.Tensor | None = None) -> torch.Tensor:
+def embed(world: World, idx: PromptIndices, noise: torch.Tensor | None = None) -> torch.Tensor:
     """Columns p_i = [x_i; y_i] of Eq. 6, stacked as rows: shape (E, n, l + 1, d_X + d_Y).
 
-    ``mu`` (E, M1, d_X), ``nu`` (E, M2, d_X), ``q`` (E, d_Y), ``kappa`` (E,)
-    hold one world per ensemble member; ``idx`` has index tensors of shape
-    (E, n, l + 1).  x_i = mu[pattern_i] + kappa nu[irrelevant_i] (+ noise),
-    y_i = label_i q, and the query's y is 0.
+    ``world`` is a stacked World (one per ensemble member, see :class:`World`); ``idx``
+    has index tensors of shape (E, n, l + 1).  x_i = mu[pattern_i] + kappa nu[irrelevant_i]
+    (+ noise), y_i = label_i q, and the query's y is 0.
     """
-    for name, t in (("mu", mu), ("nu", nu), ("q", q), ("kappa", kappa)):
-        check_tensor(name, t)
+    check_instance("world", world, World)
     check_instance("idx", idx, PromptIndices)
+    mu, nu, q, kappa = world.mu, world.nu, world.q, world.kappa
+    check_tensor("world.mu", mu)
+    if mu.ndim != 3:
+        raise ValueError(
+            f"parameter 'world' holds patterns of shape {tuple(mu.shape)}: allowed a stacked World "
+            "(World.stack([...]), patterns of shape (E, M1, d_X))"
+        )
+    for name, t in (("world.nu", nu), ("world.q", q), ("world.kappa", kappa)):
+        check_tensor(name, t)
     E = mu.shape[0]
     e = torch.arange(E, device=mu.device).view(E, 1, 1)
     x = mu[e, idx.pattern] + kappa.view(E, 1, 1, 1) * nu[e, idx.irrelevant]
