@@ -3,7 +3,7 @@
 #   make test                         unit tests, nbval on every chapter, .py/.ipynb pairing check
 #   make test-notebooks               nbval on every chapter only (CI repeats it under other numerics)
 #   make check-html                   browser check of every page of the built book, with screenshots
-#   make bench                        throughput benchmark (ensemble trainer vs a plain loop), chapter times
+#   make bench                        throughput benchmark (ensemble trainer vs a plain loop), in-process vs Ray sweep, chapter times
 #   make clean                        remove build output, executed chapters and the result cache
 PROFILE ?= quick
 PYTHON  ?= python3
@@ -65,6 +65,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check icl_utils tests notebooks benchmarks
 	$(BIN)/ruff format --check icl_utils tests notebooks/*.py benchmarks
 	$(BIN)/codespell icl_utils tests notebooks/*.py book/*.md benchmarks README.md
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 clean:
 	rm -rf _build book/*.ipynb book/scoreboard.md book/status.md $(PROFILE_STAMP) .pytest_cache

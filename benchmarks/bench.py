@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 
+import numpy as np
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
@@ -231,12 +232,60 @@ def compare(label, plain, ensemble_fn, T, args, ensembles=None):
     return rates
 
 
+def ray_row(cfg, T, args):
+    """The same sweep (chapter 1's prompt lengths: one ensemble group per length) in this process
+    and as Ray tasks on a local Ray instance, interleaved; Ray's start-up is timed apart."""
+    try:
+        import ray
+    except ImportError:
+        print("\nRay is not installed (pip install -e '.[ray]'): no in-process vs Ray row")
+        return
+    from icl_utils.core import sweep
+    from icl_utils.incontext import experiments as X
+
+    lengths = [4, 8, 12, 16]
+    configs = X.grid(cfg.replace(T=T, record_every=T), [0, 1, 2, 3], l_tr=lengths)
+    print(
+        f"\nsweep in process vs as Ray tasks: chapter 1, l_tr in {lengths} x 4 seeds = {len(lengths)} ensemble "
+        f"groups (tasks) of 4 models, {T} steps; local Ray on {os.cpu_count()} cores, result cache off"
+    )
+    env = {k: os.environ.get(k) for k in (sweep.ENV, "ICL_CACHE_DIR")}
+    os.environ["ICL_CACHE_DIR"] = "off"
+    start = time.perf_counter()
+    ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    t_start = time.perf_counter() - start
+    best = {"in process": float("inf"), "Ray": float("inf")}
+    out = {}
+    try:
+        for _ in range(max(1, min(args.repeats, 2))):
+            for name, switch in (("in process", "off"), ("Ray", "auto")):
+                os.environ[sweep.ENV] = switch
+                t0 = time.perf_counter()
+                out[name] = X.train_runs(configs, progress=False)
+                best[name] = min(best[name], time.perf_counter() - t0)
+    finally:
+        ray.shutdown()
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    same = all(
+        np.array_equal(a["loss"], b["loss"]) and np.array_equal(a["err_unseen"], b["err_unseen"])
+        for a, b in zip(out["in process"], out["Ray"])
+    )
+    print(f"  in process           {best['in process']:7.2f} s")
+    print(f"  Ray tasks            {best['Ray']:7.2f} s  (+ {t_start:.1f} s to start Ray, once per process)")
+    print(f"  ratio in process / Ray = {best['in process'] / best['Ray']:.2f}x; results identical: {same}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="icl_utils throughput benchmark")
     ap.add_argument("--steps", type=int, default=200, help="SGD steps per measurement")
     ap.add_argument("--repeats", type=int, default=5, help="best of this many runs")
     ap.add_argument("--ensembles", type=int, nargs="+", default=[1, 8, 64])
     ap.add_argument("--no-book", action="store_true", help="skip timing the chapters")
+    ap.add_argument("--no-ray", action="store_true", help="skip the in-process vs Ray sweep row")
     args = ap.parse_args(argv)
 
     torch.manual_seed(0)
@@ -298,6 +347,9 @@ def main(argv=None):
     print(f"  achieved memory traffic {traffic / 1e9:.2f} GB/s = {traffic / bw:.0%} of the copy rate")
     print(f"  achieved matmul rate    {flop_rate / 1e9:.2f} GFLOP/s = {flop_rate / peak:.1%} of the matmul rate")
     print("  (traffic counts every operation's inputs and outputs once, so it over-counts what caches serve)")
+
+    if not args.no_ray:
+        ray_row(cfg, T, args)
 
     if not args.no_book:
         print("\nquick-profile execution time per chapter (fresh kernel, result cache off):")

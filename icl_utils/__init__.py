@@ -27,12 +27,10 @@ Docstrings cite the papers' equations and theorems:
   arXiv:2410.02167 (Part II: Eq. 11, Theorems 4-6, Condition 1).
 """
 
-from . import book, core, cot, incontext
+import importlib
+
+from . import core  # first: float64 numerics for everything below
 from ._version import __version__
-from .book.chapter import chapter_parameters, set_seed, start_chapter
-from .book.profiles import get_profile
-from .core.device import get_device
-from .incontext.config import ICLConfig
 
 __all__ = [
     "core",
@@ -47,3 +45,29 @@ __all__ = [
     "chapter_parameters",
     "__version__",
 ]
+
+#: Names the package root offers, imported when first used: a Ray worker or a script that trains
+#: does not pay for the book's plotting libraries.
+_LAZY = {
+    "incontext": (".incontext", None),
+    "cot": (".cot", None),
+    "book": (".book", None),
+    "ICLConfig": (".incontext.config", "ICLConfig"),
+    "get_profile": (".book.profiles", "get_profile"),
+    "get_device": (".core.device", "get_device"),
+    "set_seed": (".book.chapter", "set_seed"),
+    "start_chapter": (".book.chapter", "start_chapter"),
+    "chapter_parameters": (".book.chapter", "chapter_parameters"),
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'icl_utils' has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    value = importlib.import_module(module, __name__)
+    return value if attr is None else getattr(value, attr)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

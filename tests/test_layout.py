@@ -98,3 +98,29 @@ def test_validators_and_base_classes_sit_at_the_bottom():
     g = graph()
     for mod in ("core.checks", "core.numerics", "core.rng"):
         assert {d for d in g[mod] if d} <= {"core.checks"}, mod
+
+
+def test_importing_the_package_loads_only_the_core():
+    """A Ray worker or a training script does not pay for the book's plotting libraries."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, icl_utils, torch\n"
+        "assert torch.get_default_dtype() == torch.float64\n"
+        "assert 'icl_utils.book' not in sys.modules and 'seaborn' not in sys.modules\n"
+        "assert callable(icl_utils.start_chapter) and 'icl_utils.book' in sys.modules\n"
+        "assert icl_utils.ICLConfig().T > 0\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_readme_layout_names_every_module():
+    readme = (PKG.parent / "README.md").read_text()
+    layout = readme[readme.index("## Layout") :]
+    layout = layout[: layout.index("\n## ")]
+    for sub in LAYERS:
+        assert f"{sub}/" in layout, sub
+        for p in (PKG / sub).glob("*.py"):
+            if p.name not in ("__init__.py", "__main__.py"):
+                assert p.name in layout, f"README layout misses {sub}/{p.name}"

@@ -124,7 +124,7 @@ def forward_indexed(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, mul
     M, K, d = world.M, world.K, world.d
     E = params.E
     r = 2 * M + K
-    F = torch.zeros(r, 2 * d)
+    F = torch.zeros(r, 2 * d, dtype=world.patterns.dtype, device=world.patterns.device)
     F[:M, :d] = world.patterns
     F[M : M + K, :d] = world.codes
     F[M + K :, d:] = world.patterns
@@ -153,7 +153,7 @@ def forward_indexed(params: CoTParams, world: CoTWorld, prompts: CoTPrompts, mul
     attn = torch.softmax(scores, dim=-1)
     per_code = torch.nn.functional.pad(attn, (0, reps * K - Lc)).view(E, n, reps, K).sum(2)
     c_bar = (
-        torch.zeros(E, n, r).scatter_add(-1, ctx_in, attn).scatter_add(-1, ctx_out, attn * has_out)
+        attn.new_zeros(E, n, r).scatter_add(-1, ctx_in, attn).scatter_add(-1, ctx_out, attn * has_out)
     ) + torch.nn.functional.pad(per_code, (M, r - M - K))
     H = params.W_V @ F.T  # (E, d, r)
     result = torch.bmm(c_bar, H.transpose(1, 2))

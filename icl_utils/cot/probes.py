@@ -26,7 +26,7 @@ def attention_by_category(attn: torch.Tensor, prompts: CoTPrompts, K: int) -> to
     L = prompts.inp.shape[-1]
     if attn.shape[-1] != L - 1:
         raise ValueError(f"parameter 'attn' has shape {tuple(attn.shape)}: allowed (..., L - 1 = {L - 1})")
-    col_step = torch.arange(L - 1) % K  # code index of every non-query column
+    col_step = torch.arange(L - 1, device=attn.device) % K  # code index of every non-query column
     same_step = col_step == (prompts.k[..., None] - 1)
     same_pat = prompts.inp[..., :-1] == prompts.inp[..., -1:]
     cats = [same_pat & same_step, ~same_pat & same_step, same_pat & ~same_step, ~same_pat & ~same_step]

@@ -18,6 +18,7 @@ from ..core.progress import progress_bar
 from ..core.results import Runs
 from ..core.rng import make_generator
 from ..core.sgd import CHUNK_STEPS, sgd_loop
+from ..core.sweep import run_groups
 from .config import CHUNK_COLUMNS, CoTConfig
 from .data import CoTPrompts, embed_cot, make_cot_world, sample_cot_prompts, sample_counted_prompts, sample_steps
 from .inference import cot_inference
@@ -52,18 +53,28 @@ def train_cot(configs, progress=None, cache: bool = True) -> list[dict]:
     error, and the final ``weights``.
 
     Configurations already in the result cache (:mod:`icl_utils.core.cache`) are loaded, not
-    trained; the others are trained as one ensemble and stored when it finishes.
+    trained; the others are trained as one ensemble (a Ray task with ``ICL_RAY`` set, see
+    :mod:`icl_utils.core.sweep`) and stored when it finishes.
     """
     configs = check_ensemble(configs, CoTConfig)
     cache = check_bool("cache", cache)
     results = [_cache.load(KIND_TRAIN_COT, c.to_dict()) if cache else None for c in configs]
     todo = [i for i, r in enumerate(results) if r is None]
-    if todo:
-        for i, r in zip(todo, _train_cot_ensemble([configs[i] for i in todo], progress)):
+
+    def store(_, trained):
+        for i, r in zip(todo, trained):
             results[i] = r
             if cache:
                 _cache.store(KIND_TRAIN_COT, configs[i].to_dict(), r)
+
+    if todo:
+        run_groups([[configs[i] for i in todo]], _train_cot_group, store, "Eq. 11", progress, "cpu")
     return Runs(results, CoTConfig)
+
+
+def _train_cot_group(configs, device, progress, desc) -> list[dict]:
+    """One ensemble, as :func:`icl_utils.core.sweep.run_groups` calls it (Eq. 11 trains on the CPU)."""
+    return _train_cot_ensemble(configs, progress)
 
 
 def _train_cot_ensemble(configs, progress) -> list[dict]:

@@ -27,6 +27,7 @@ from ..core.checks import check_bool, check_choice, check_configs, check_float, 
 from ..core.device import get_device
 from ..core.results import Evaluation, Runs
 from ..core.sgd import DivergenceError
+from ..core.sweep import run_groups
 from . import gpt2
 from .baselines import LEARNERS, make_learner, predict_prompts
 from .config import EvalConfig, ICLConfig
@@ -100,7 +101,8 @@ def train_runs(
     (the fields one ensemble shares) and
     trained as ensembles of at most ``max_ensemble`` models; each model's
     results are stored as soon as its ensemble finishes, so an interrupted
-    sweep resumes with the configurations that are still missing.  With
+    sweep resumes with the configurations that are still missing.  With ``ICL_RAY`` set, the
+    groups train as Ray tasks (:mod:`icl_utils.core.sweep`), with the same results.  With
     ``snapshots``, every result also holds the weights at each recorded
     iteration; with ``probes=False`` only the errors and losses are recorded
     (see :func:`icl_utils.incontext.training.train_ensemble`).
@@ -133,18 +135,19 @@ def train_runs(
             gpt2.check_run_size([configs[i] for i in members])
         else:
             check_run_size([configs[i] for i in members], snapshots)
-    for bi, members in enumerate(batches):
-        label = f"{desc} [{bi + 1}/{len(batches)}]" if len(batches) > 1 else desc
-        group = [configs[i] for i in members]
-        if gpt:
-            trained = gpt2.train_ensemble(group, device, progress, label)
-        else:
-            trained = train_ensemble(group, device, progress, label, snapshots=snapshots, probes=probes)
-        for i, r in zip(members, trained):
+
+    def store(k, trained):
+        for i, r in zip(batches[k], trained):
             _check_finite_result(r)
             results[i] = r
             if cache:
                 _cache.store(kind, configs[i].to_dict(), r)
+
+    groups = [[configs[i] for i in members] for members in batches]
+    if gpt:
+        run_groups(groups, gpt2.train_ensemble, store, desc, progress, device)
+    else:
+        run_groups(groups, train_ensemble, store, desc, progress, device, snapshots=snapshots, probes=probes)
     return Runs(results, type(configs[0]))
 
 
