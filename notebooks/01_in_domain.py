@@ -265,7 +265,7 @@ for key, lab, ls in [
     ("attn_other", "other columns", "-"),
 ]:
     plotting.mean_band(axes[1], it, X.stack(runs, key), label=lab, linestyle=ls)
-# the claim below allows ATTN_TOL = 0.05 on the other columns (a stated tolerance, see icl.probes)
+# the claim below allows ATTN_TOL = 0.05 on the other columns (a stated tolerance, see icl_utils.incontext.probes)
 ATTN_TOL = probes.ATTN_TOL
 uniform_share = probes.uniform_pattern_share(base.alpha_test, base.l_ts)
 axes[1].axhline(
