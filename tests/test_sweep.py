@@ -98,6 +98,7 @@ def test_results_through_ray_are_bit_identical(local_ray, monkeypatch):
     there += (train_cot(cot, cache=False),)
     for a, b in zip(here, there):
         assert_same(a, b)
+        assert all(r["loss"].flags.writeable for r in b)  # as in process (Ray returns read-only views)
 
 
 def flaky_train(group, device, progress, label, flags=None):

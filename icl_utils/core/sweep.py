@@ -27,8 +27,10 @@ the model trained with that ``max_ensemble`` in process).
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .progress import progress_bar
@@ -80,7 +82,9 @@ def connect(address: str):
     ``ICL_RAY`` when Ray is not installed or the cluster cannot be reached."""
     value = os.environ.get(ENV, address)
     try:
-        import ray
+        with warnings.catch_warnings():  # Ray imports tqdm.auto, which warns in a kernel without ipywidgets
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            import ray
     except ImportError:
         raise RuntimeError(
             f"{ENV} = {value!r} asks for Ray, which is not installed here: pip install -e '.[ray]' "
@@ -138,6 +142,18 @@ def _task(train, group, device, label, threads, kwargs):
     return train(group, device, False, label, **kwargs)
 
 
+def _writable(obj):
+    """Results as the in-process path returns them: Ray hands NumPy arrays back read-only (views of
+    its object store); copy them, so that a chapter may change them and torch takes them silently."""
+    if isinstance(obj, np.ndarray):
+        return obj if obj.flags.writeable else obj.copy()
+    if isinstance(obj, dict):
+        return {k: _writable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_writable(v) for v in obj]
+    return obj
+
+
 def run_groups(groups, train, store, desc: str, progress, device, **kwargs) -> None:
     """Train every group (a list of configurations) with ``train(group, device, progress, label,
     **kwargs)`` -- a module-level function returning one result per configuration -- and call
@@ -170,7 +186,7 @@ def run_groups(groups, train, store, desc: str, progress, device, **kwargs) -> N
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 k = pending.pop(ref)
-                store(k, ray.get(ref))
+                store(k, _writable(ray.get(ref)))
                 if bar is not None:
                     bar.update(len(groups[k]))
     finally:
