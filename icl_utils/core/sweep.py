@@ -26,6 +26,7 @@ the model trained with that ``max_ensemble`` in process).
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -82,7 +83,10 @@ def connect(address: str):
     ``ICL_RAY`` when Ray is not installed or the cluster cannot be reached."""
     value = os.environ.get(ENV, address)
     try:
-        with warnings.catch_warnings():  # Ray imports tqdm.auto, which warns in a kernel without ipywidgets
+        # In a Jupyter kernel without ipywidgets, importing Ray warns (tqdm.auto) and logs that
+        # widgets are missing: neither belongs in a chapter's output.
+        logging.getLogger("ray.widgets.util").setLevel(logging.WARNING)
+        with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="IProgress not found")
             import ray
     except ImportError:
@@ -94,8 +98,6 @@ def connect(address: str):
         return ray
     if address != "local":
         _check_reachable(address, value)
-    import logging
-
     logging.getLogger("ray").setLevel(logging.ERROR)  # Ray's start-up notices are not the chapter's output
     try:
         if address == "local":
