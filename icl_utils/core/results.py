@@ -23,7 +23,7 @@ def _unique(values: list) -> list:
     """The distinct values in order of first appearance (None, numbers and strings alike)."""
     out: list = []
     for v in values:
-        if not any(v == u and type(v) is type(u) or (v is None and u is None) for u in out):
+        if not any(_same(v, u) for u in out):
             out.append(v)
     return out
 

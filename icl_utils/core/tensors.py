@@ -83,12 +83,26 @@ class Weights(Tensors):
         return self[[index] if isinstance(index, int) else index]
 
     @classmethod
+    def check_at(cls, results, at: int | None) -> None:
+        """``at`` is None (final weights) or the index of a snapshot every run recorded."""
+        if at is None:
+            return
+        for i, r in enumerate(results):
+            if not isinstance(r, dict) or "snapshots" not in r:
+                raise ValueError(
+                    f"parameter 'at' = {at!r} is invalid: run {i} has no snapshots (train with snapshots=True)"
+                )
+            k = len(r["snapshots"][cls.TRAINED[0]])
+            check_int("at", at, -k, k - 1, allowed=f"an index of the {k} recorded iterations, or None (final weights)")
+
+    @classmethod
     def from_results(cls, results, at: int | None = None):
         """The weights of trained runs (results of the part's trainer) as one ensemble: final
         (``at=None``) or at recorded snapshot ``at`` (a trainer run with ``snapshots=True``).
 
         A run's weights must be finite (a diverged run is not a model)."""
         results = check_list("results", results, what=f"a non-empty list of trained runs (to build {cls.__name__})")
+        cls.check_at(results, at)
         names = [f.name for f in fields(cls)]
         out = []
         for i, r in enumerate(results):
@@ -99,15 +113,6 @@ class Weights(Tensors):
                 )
             if not all(np.isfinite(np.asarray(r["weights"][n])).all() for n in names):
                 raise ValueError(f"parameter 'results': run {i} has non-finite weights (a diverged run)")
-            if at is not None and "snapshots" not in r:
-                raise ValueError(
-                    f"parameter 'at' = {at!r} is invalid: run {i} has no snapshots (train with snapshots=True)"
-                )
-            if at is not None:
-                k = len(r["snapshots"][cls.TRAINED[0]])
-                check_int(
-                    "at", at, -k, k - 1, allowed=f"an index of the {k} recorded iterations, or None (final weights)"
-                )
             w = {n: (r["snapshots"][n][at] if at is not None and n in cls.TRAINED else r["weights"][n]) for n in names}
             out.append(cls(**{n: torch.as_tensor(w[n]) for n in names}))
         return cls.stack(out)

@@ -280,8 +280,7 @@ def evaluate_runs(results, tests, at: int | None = None, device=None, cache: boo
     """
     results = _check_results(results)
     tests = check_configs(tests, EvalConfig, "tests")
-    if at is not None:
-        Params.from_results(results, at)  # validates at against every run's snapshots, before any test
+    Params.check_at(results, at)  # before any test; no weights are built for it
     cache = check_bool("cache", cache)
     dev = get_device(device)
     err = np.full((len(results), len(tests)), np.nan)
