@@ -1,8 +1,9 @@
 """The browser check of the built book (``make check-html``).
 
-Every page of ``_build/html`` is opened in headless Chromium (Playwright) at desktop and phone
-widths; a page fails on a console error, a broken local link or image, raw TeX that MathJax
-did not typeset, or content wider than the screen.
+Every page of ``_build/html`` is opened in headless Chromium, driven by Playwright (Debian's
+Chromium, no browser download), at desktop and phone widths; a page fails on a console error,
+a broken local link or image, raw TeX that MathJax did not typeset, a figure without a
+meaningful alt text, or content wider than the phone screen outside something that scrolls.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import time
 from html.parser import HTMLParser
 
-__all__ = ['CHROMIUM_FLAGS', 'page_problems', 'check_html']
+__all__ = ['CHROMIUM_FLAGS', 'VIEWPORTS', 'page_problems', 'alt_problems', 'check_html']
 
 
 CHROMIUM_FLAGS = [
@@ -122,11 +123,59 @@ def page_problems(page: str, dom: str, root: str, tracked: set | None = None) ->
     return problems
 
 
+#: The widths every page is opened at: a desktop window and a phone.
+VIEWPORTS = (("desktop", 1280), ("phone", 390))
+
+#: JavaScript run in a rendered page: the elements that stick out to the right of the viewport
+#: without being inside something that scrolls (a wide table or figure that scrolls is fine).
+_OVERFLOW_JS = """() => {
+  const w = document.documentElement.clientWidth, out = [];
+  const scrolls = (el) => {
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if (o === 'auto' || o === 'scroll' || o === 'hidden') return true;
+    }
+    return false;
+  };
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.right <= w + 1 || getComputedStyle(el).position === 'fixed') continue;
+    if (el.offsetParent === null && getComputedStyle(el).position !== 'sticky') continue;  // hidden
+    if (scrolls(el)) continue;
+    out.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+             (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '') +
+             ' (' + Math.round(r.right) + ' px)');
+    if (out.length >= 3) break;
+  }
+  return {page: document.documentElement.scrollWidth, view: w, out};
+}"""
+
+#: JavaScript: the content images (figures, outputs) with their alt text.
+_IMAGES_JS = """() => Array.from(document.querySelectorAll('main img, article img')).map(
+  (i) => ({src: i.getAttribute('src') || '', alt: (i.getAttribute('alt') || '').trim()}))"""
+
+
+def alt_problems(images: list) -> list[str]:
+    """Content images whose alt text says nothing: missing, shorter than a few words, or just the
+    image's file name (what Sphinx writes when no alt is given)."""
+    bad = []
+    for im in images:
+        alt, src = im["alt"], im["src"]
+        name = os.path.basename(src)
+        if len(alt) < 12 or alt == src or os.path.basename(alt) == name or re.search(r"\.(png|svg|jpe?g)$", alt):
+            bad.append(f"figure without a meaningful alt text: {name or src} (alt {alt!r})")
+    return bad
+
+
 def check_html(
     root: str = "_build/html", shots: str | None = None, chromium: str | None = None, repo: str | None = None
 ) -> dict:
-    """Open every page of the built book in headless Chromium, check it, and save a screenshot.
+    """Open every page of the built book in headless Chromium at desktop and phone width
+    (:data:`VIEWPORTS`), check it, and save a screenshot at each width.
 
+    A page fails on: a console error or uncaught script error; raw TeX, missing figures, broken
+    links, error tracebacks (:func:`page_problems`); a figure whose alt text says nothing
+    (:func:`alt_problems`); content wider than the phone screen outside something that scrolls.
     Returns {page: [problems]}; screenshots go to ``shots`` (default: ``screenshots`` beside
     ``root``); launch links are checked against the files git tracks in ``repo`` (default: the
     current directory).  Raises if Chromium cannot be found.
@@ -134,7 +183,8 @@ def check_html(
     import glob
     import shutil
     import subprocess
-    import tempfile
+
+    from playwright.sync_api import sync_playwright
 
     chromium = chromium or shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if chromium is None:
@@ -146,25 +196,52 @@ def check_html(
     listed = subprocess.run(["git", "ls-files"], cwd=repo or ".", capture_output=True, text=True)
     tracked = set(listed.stdout.split("\n")) if listed.returncode == 0 else None
     report = {}
-    for page in pages:
-        rel = os.path.relpath(page, root)
-        with open(page, encoding="utf-8", errors="replace") as f:
-            raw = f.read()
-        redirect = re.search(r'http-equiv="refresh"[^>]*url=([^"]+)"', raw, flags=re.I)
-        if redirect:  # a redirect stub (the book's index.html): its target must exist
-            target = _local_target(page, redirect.group(1), root)
-            report[rel] = [] if target is None or os.path.exists(target) else [f"redirect to a missing page: {target}"]
-            continue
-        with tempfile.TemporaryDirectory() as profile_dir:
-            flags = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}"]
-            url = "file://" + page
-            dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
-            png = os.path.join(shots, rel.replace(os.sep, "__").removesuffix(".html") + ".png")
-            subprocess.run(
-                [*flags, f"--screenshot={png}", "--window-size=1280,2000", url], capture_output=True, timeout=180
-            )
-        problems = page_problems(page, dom, root, tracked) if dom.strip() else ["the page did not render"]
-        if not os.path.isfile(png):
-            problems.append("no screenshot could be taken")
-        report[rel] = problems
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=[f for f in CHROMIUM_FLAGS if "budget" not in f])
+        try:
+            for page in pages:
+                report[os.path.relpath(page, root)] = _check_page(browser, page, root, shots, tracked)
+        finally:
+            browser.close()
     return report
+
+
+def _check_page(browser, page: str, root: str, shots: str, tracked) -> list[str]:
+    rel = os.path.relpath(page, root)
+    with open(page, encoding="utf-8", errors="replace") as f:
+        raw = f.read()
+    redirect = re.search(r'http-equiv="refresh"[^>]*url=([^"]+)"', raw, flags=re.I)
+    if redirect:  # a redirect stub (the book's index.html): its target must exist
+        target = _local_target(page, redirect.group(1), root)
+        return [] if target is None or os.path.exists(target) else [f"redirect to a missing page: {target}"]
+    problems = []
+    for name, width in VIEWPORTS:
+        tab = browser.new_page(viewport={"width": width, "height": 900})
+        errors = []
+        tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        tab.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            tab.goto("file://" + page, wait_until="load", timeout=60_000)
+            # MathJax typesets after load: wait for it (a page without MathJax returns at once)
+            tab.evaluate(
+                "() => (window.MathJax && MathJax.startup && MathJax.startup.promise) ? "
+                "MathJax.startup.promise.then(() => true) : true"
+            )
+            tab.wait_for_timeout(200)
+            if name == "desktop":
+                problems += page_problems(page, tab.content(), root, tracked)
+                problems += alt_problems(tab.evaluate(_IMAGES_JS))
+            else:
+                wide = tab.evaluate(_OVERFLOW_JS)
+                if wide["out"]:
+                    problems.append(
+                        f"wider than the {width} px {name} screen ({wide['page']} px): " + ", ".join(wide["out"])
+                    )
+            png = os.path.join(shots, rel.replace(os.sep, "__").removesuffix(".html") + f"-{name}.png")
+            tab.screenshot(path=png, full_page=name == "desktop")
+        except Exception as exc:  # noqa: BLE001 -- a page that does not load is a problem of the page
+            problems.append(f"the page did not render at {width} px: {exc}")
+        finally:
+            tab.close()
+        problems += [f"console error at {width} px: {e}" for e in dict.fromkeys(errors)]
+    return problems

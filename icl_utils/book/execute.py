@@ -18,7 +18,7 @@ from html.parser import HTMLParser
 
 from .profiles import PROFILE_NAMES
 
-__all__ = ['HEADER_TAG', 'header_markdown', 'provenance', 'execute_chapter', 'store_reference_outputs']
+__all__ = ['HEADER_TAG', 'header_markdown', 'alt_text', 'provenance', 'execute_chapter', 'store_reference_outputs']
 
 
 HEADER_TAG = "icl-header"
@@ -31,17 +31,31 @@ def header_markdown(name: str, meta: dict, data_files=()) -> str:
     if data_files:
         links = ", ".join(f'<a href="../results/{name}/{f}" download>{f}</a>' for f in data_files)
         data = f"\nMeasured curves and claims of this run: {links}.\n"
+    # the command is a code block, which scrolls on a phone (inline code would not wrap)
     return (
-        f"```{{note}}\n"
+        f"````{{note}}\n"
         f"Executed with the **{meta['profile']}** profile{seeds} in {meta['seconds']:.0f} s on "
         f"{meta['device']} ({meta['date']}).\n"
-        f"Rerun this chapter alone, with any parameter changed:\n"
-        f"`.venv/bin/papermill notebooks/{name}.ipynb out.ipynb -p profile {meta['profile']} -p n_seeds 5`\n\n"
+        f"Rerun this chapter alone, with any parameter changed:\n\n"
+        f"```bash\n.venv/bin/papermill notebooks/{name}.ipynb out.ipynb -p profile {meta['profile']} -p n_seeds 5\n```\n\n"
         f'Sources: <a href="../{name}.py" download>{name}.py</a> (Jupytext) and '
         f'<a href="../{name}.ipynb" download>{name}.ipynb</a>.\n'
         f"{data}"
-        f"```"
+        f"````"
     )
+
+
+def alt_text(caption: str, limit: int = 250) -> str:
+    """A figure's alt text from its caption: the first sentence (up to ``limit`` characters),
+    with the math written as plain text (``$l_{ts}=8$`` -> ``l_ts=8``)."""
+    text = re.sub(r"\$([^$]*)\$", lambda m: m.group(1), caption)
+    text = re.sub(r"\\(mathcal|mathrm|mathbf|bar|tfrac|frac)\s*", "", text)
+    text = re.sub(r"_\{([^}]*)\}", r"_\1", text)
+    text = text.replace("\\", "").replace("{", "").replace("}", "")
+    # the first sentence: a full stop after a word, not after "Eq." or "Fig." or "e.g."
+    first = re.split(r"(?<=[a-z0-9)\]])(?<!Eq)(?<!Fig)(?<!e\.g)(?<!i\.e)\.\s", text, maxsplit=1)[0]
+    first = first.strip().rstrip(".")
+    return first if len(first) <= limit else first[: limit - 3].rsplit(" ", 1)[0] + "..."
 
 
 def _git_commit() -> str:
@@ -120,6 +134,10 @@ def execute_chapter(src: str, dst: str, profile: str = "quick", parameters: dict
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
+        figure = cell.metadata.get("mystnb", {}).get("figure", {})
+        if figure.get("caption"):  # the figure's image says what it shows to a screen reader
+            image = cell.metadata["mystnb"].setdefault("image", {})
+            image.setdefault("alt", alt_text(figure["caption"]))
     meta = {
         "profile": profile,
         "parameters": params,

@@ -21,7 +21,7 @@ import os
 import re
 import subprocess
 
-__all__ = ["github_repository", "repository_settings", "launch_path", "setup"]
+__all__ = ["github_repository", "repository_settings", "launch_path", "unique_scripts", "setup"]
 
 _GITHUB = re.compile(
     r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)([\w.-]+)/([\w.-]+?)(?:\.git)?/?$"
@@ -75,15 +75,37 @@ def launch_path(url: str, executed_dir: str = "book", source_dir: str = "noteboo
 def _config_inited(app, config) -> None:
     settings = repository_settings(app.srcdir)
     options = dict(config.html_theme_options or {})
+    # pydata-sphinx-theme >= 0.16 adds a search box in a page header of its own unless told not to;
+    # sphinx-book-theme already has one in the sidebar, so the book showed two.
+    options.setdefault("navbar_persistent", [])
     if settings:
         options.update(settings)
     else:  # no public repository known: no launch button, and no link to a placeholder repository
         options.pop("repository_url", None)
         options["launch_buttons"] = {}
     config.html_theme_options = options
+    # without a default colour mode every page logged "Got invalid theme mode" as a console error
+    config.html_context = {"default_mode": "auto", **(config.html_context or {})}
+
+
+def unique_scripts(scripts: list) -> list:
+    """``scripts`` without repeats.  sphinx-thebe adds its configuration script (``const
+    THEBE_JS_URL = ...``) once per build pass, and Jupyter Book's build runs two: every page
+    declared the constant twice and logged a SyntaxError (Sphinx's own de-duplication misses
+    them: one copy has the file name None, the other "")."""
+    seen, out = set(), []
+    for js in scripts:
+        # an inline script is registered with filename None or "" depending on when it was added
+        key = (str(getattr(js, "filename", js) or ""), repr(sorted(getattr(js, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            out.append(js)
+    return out
 
 
 def _page_context(app, pagename, templatename, context, doctree) -> None:
+    if context.get("script_files"):
+        context["script_files"] = unique_scripts(context["script_files"])
     for group in context.get("header_buttons", []):
         if group.get("label") == "launch-buttons":
             for button in group.get("buttons", []):
