@@ -1,5 +1,5 @@
 # Provable In-Context Learning -- build and test commands.
-#   make book [PROFILE=quick|paper]   execute every chapter with papermill, build the book into _build/html
+#   make book [PROFILE=quick|paper] [JOBS=2]   execute the chapters with papermill (JOBS at a time), build the book into _build/html
 #   make test                         unit tests, nbval on every chapter, .py/.ipynb pairing check
 #   make test-notebooks               nbval on every chapter only (CI repeats it under other numerics)
 #   make check-html                   browser check of every page of the built book, with screenshots
@@ -22,12 +22,17 @@ export ICL_PROGRESS ?= terminal
 .PHONY: book test test-notebooks env clean lint chapters sync bench check-html FORCE
 .DELETE_ON_ERROR:
 
-book: $(STAMP) $(MATHJAX) chapters
+# Chapters execute JOBS at a time. They never train at once: every cached entry point holds the
+# result cache's lock while it computes (icl_utils/core/cache.py), so a chapter waits for another's
+# training and then reads what it stored; rendering, figures and cached reads run side by side.
+JOBS ?= 2
+book: $(STAMP) $(MATHJAX)
+	$(MAKE) --no-print-directory -j$(JOBS) chapters
 	$(BIN)/python -m icl_utils.book pages book
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 # A chapter is re-executed when its notebook, the package or the profile changed.
-PKG_SOURCES := $(wildcard icl_utils/*.py)
+PKG_SOURCES := $(wildcard icl_utils/*.py icl_utils/*/*.py)
 PROFILE_STAMP := book/.profile
 chapters: $(EXECUTED)
 
@@ -79,9 +84,10 @@ sync: $(STAMP)
 	  $(BIN)/jupytext --quiet --sync $$py && $(BIN)/python -m icl_utils.book $${py%.py}.ipynb --reference || exit 1; \
 	done
 
-# Open every page of the built book in headless Chromium (Debian's package, installed when missing):
-# fails on untypeset TeX, a figure that does not load, a broken internal link, a failed cell.
-# Screenshots of every page go to _build/screenshots/.
+# Open every page of the built book at 1280 and 390 px in headless Chromium (Debian's package, installed
+# when missing; driven by Playwright): fails on a console error, untypeset TeX, a figure that does not load
+# or has no meaningful alt text, a broken internal link, a failed cell, a page wider than the phone screen
+# outside a table or figure that scrolls. Screenshots of every page go to _build/screenshots/.
 check-html: book
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }

@@ -214,3 +214,65 @@ def test_array_digest_names_dtype_shape_and_bytes():
     assert cache.array_digest(a) != cache.array_digest(a.astype(np.float32))
     assert cache.array_digest(a) != cache.array_digest(a + 1e-12)
     assert cache.array_digest(a, a) != cache.array_digest(a)
+
+
+def _hold_lock_script(folder: Path, seconds: float) -> str:
+    return textwrap.dedent(
+        f"""
+        import os, sys, time
+        os.environ[{cache.ENV!r}] = {str(folder)!r}
+        from icl_utils.core import cache
+
+        @cache.computing
+        def compute():
+            print("holding", flush=True)
+            time.sleep({seconds})
+
+        compute()
+        """
+    )
+
+
+def test_computing_entry_points_of_two_processes_take_turns(cache_root):
+    """An entry point waits while another process computes in the same cache folder (chapters
+    built side by side never train at once), and entry points nest within one process."""
+    other = subprocess.Popen(
+        [sys.executable, "-c", _hold_lock_script(cache_root, 2.0)], stdout=subprocess.PIPE, text=True
+    )
+    assert other.stdout.readline().strip() == "holding"  # the other process holds the lock now
+    start = time.perf_counter()
+
+    @cache.computing
+    def outer():
+        return inner() + 1
+
+    @cache.computing
+    def inner():
+        return 1
+
+    assert outer() == 2  # nested: no deadlock on its own lock
+    waited = time.perf_counter() - start
+    other.wait(timeout=30)
+    assert waited > 1.0, f"did not wait for the other process ({waited:.2f} s)"
+    assert (cache_root / cache.LOCK_NAME).exists()
+
+
+def test_computing_without_a_cache_takes_no_lock(monkeypatch, tmp_path):
+    monkeypatch.setenv(cache.ENV, "off")
+    monkeypatch.chdir(tmp_path)
+    assert cache.computing(lambda: 3)() == 3
+    assert not list(tmp_path.rglob(cache.LOCK_NAME))
+
+
+def test_the_entry_points_hold_the_lock():
+    from icl_utils.incontext import gpt2
+
+    for fn in (
+        experiments.train_runs,
+        experiments.evaluate_runs,
+        experiments.baseline_errors,
+        gpt2.evaluate,
+        cot.training.train_cot,
+        cot.inference.evaluate_cot,
+    ):
+        assert fn.__wrapped__ is not None and fn.__code__.co_name == "wrapper", fn

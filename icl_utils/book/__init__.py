@@ -16,6 +16,13 @@ Used by ``make book`` and ``make check-html``:
 * :mod:`~icl_utils.book.launch` -- the Sphinx extension behind the pages' launch buttons.
 """
 
-from . import chapter, claims, export, plotting, profiles
+import importlib
 
 __all__ = ["chapter", "claims", "export", "plotting", "profiles"]
+
+
+def __getattr__(name):  # PEP 562: the submodules load on first use, so `make book`'s executor,
+    # which runs no chapter code itself, does not import the plotting libraries
+    if name in __all__:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,11 +16,6 @@ import re
 import time
 from html.parser import HTMLParser
 
-from .browser import check_html
-from .execute import execute_chapter
-from .execute import store_reference_outputs
-from .pages import write_pages
-from .plotting import FIGURE_FORMAT_ENV
 from .profiles import PROFILE_NAMES
 
 
@@ -29,10 +24,14 @@ def main(argv=None) -> None:
 
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["pages"]:
+        from .pages import write_pages
+
         for path in write_pages(argv[1] if len(argv) > 1 else "book"):
             print(f"wrote {path}")
         return
     if argv[:1] == ["check"]:
+        from .browser import check_html
+
         report = check_html(argv[1] if len(argv) > 1 else "_build/html")
         bad = {k: v for k, v in report.items() if v}
         for page, problems in report.items():
@@ -46,6 +45,8 @@ def main(argv=None) -> None:
     ap.add_argument("--reference", action="store_true", help="execute SRC in place for nbval (make sync)")
     args = ap.parse_args(argv)
     if args.reference:
+        from .execute import store_reference_outputs
+
         store_reference_outputs(args.src)
         print(f"stored reference outputs of {args.src}")
         return
@@ -53,7 +54,9 @@ def main(argv=None) -> None:
         ap.error("DST is required unless --reference is given")
     # The book's figures are drawn at twice the pixels (sharp on high-DPI screens, shown at the
     # same size); the reference notebooks in git keep plain PNGs (nbval does not compare images).
-    os.environ.setdefault(FIGURE_FORMAT_ENV, "retina")
+    from .execute import execute_chapter
+
+    os.environ.setdefault("ICL_FIGURE_FORMAT", "retina")  # plotting.FIGURE_FORMAT_ENV (not imported here)
     seconds = execute_chapter(args.src, args.dst, args.profile)
     print(f"executed {args.src} ({args.profile}) in {seconds:.1f} s -> {args.dst}")
 

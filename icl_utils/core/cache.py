@@ -24,10 +24,17 @@ it trains only the configurations that have no entry yet.
 * Integrity: an entry starts with a magic line and the SHA-256 of its payload;
   a truncated or corrupt entry is reported with a warning, removed and
   recomputed.
+* One computation at a time: an entry point looks up and computes its entries while it holds
+  the cache folder's lock (:func:`computing`), so chapters executed side by side
+  (``make -j2 book``) never train at once -- no two trainers share the cores, and an entry one
+  chapter computes is read, not recomputed, by the other.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -52,6 +59,8 @@ __all__ = [
     "CacheWarning",
     "ENV",
     "NOT_RESULT_MODULES",
+    "computing",
+    "LOCK_NAME",
 ]
 
 ENV = "ICL_CACHE_DIR"
@@ -97,6 +106,48 @@ def cache_dir() -> Path | None:
     if (pkg.parent / "pyproject.toml").exists() and (pkg.parent / "notebooks").is_dir():
         return pkg.parent / ".icl_cache"
     return Path.home() / ".cache" / "icl_utils"
+
+
+#: The lock file in the cache folder that :func:`computing` holds.
+LOCK_NAME = ".compute.lock"
+_LOCK_DEPTH = 0  # entry points of this process inside the lock (they nest)
+
+
+@contextlib.contextmanager
+def _locked():
+    global _LOCK_DEPTH
+    folder = cache_dir()
+    handle = None
+    if _LOCK_DEPTH == 0 and folder is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handle = open(folder / LOCK_NAME, "a")
+        except OSError:  # an unwritable cache folder: nothing is stored, nothing to coordinate
+            handle = None
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # waits while another process computes
+    _LOCK_DEPTH += 1
+    try:
+        yield
+    finally:
+        _LOCK_DEPTH -= 1
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+
+def computing(fn):
+    """Decorate an entry point that looks up its entries in the cache and computes the missing
+    ones: the call holds the cache folder's lock (:data:`LOCK_NAME`, an exclusive ``flock``), so
+    processes sharing the folder compute one at a time and each finds what the others stored.
+    Calls nest within one process; with the cache off there is no lock."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _locked():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 _CODE_DIGEST: str | None = None

@@ -309,6 +309,7 @@ def eval_errors(
     return {"cot": cot_wrong.numpy() / (n * K), "icl": icl_wrong.numpy() / n}
 
 
+@_cache.computing
 def evaluate_cot(
     results, world: CoTWorld, steps, transitions, alpha_test: float, l_ts: int, n_per_task: int, cache: bool = True
 ) -> dict:

@@ -46,6 +46,7 @@ def _check_run_size(c: CoTConfig, E: int) -> None:
     )
 
 
+@_cache.computing
 def train_cot(configs, progress=None, cache: bool = True) -> list[dict]:
     """Train one Eq. 11 model per configuration, all at once (configurations that share
     :attr:`CoTConfig.ENSEMBLE_FIELDS`); returns per model: ``loss`` (T,), ``iters`` (R,), ``attn``

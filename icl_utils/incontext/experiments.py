@@ -82,6 +82,7 @@ def grid(base: ICLConfig, seeds, **sweeps) -> list[ICLConfig]:
     return out
 
 
+@_cache.computing
 def train_runs(
     configs,
     device=None,
@@ -266,6 +267,7 @@ def evaluate_params(params: Params, configs, test: EvalConfig | None = None, dev
     return {"err": err, "loss": loss, "margin": margin, "attn_same": attn, "attn_query": attn_q}
 
 
+@_cache.computing
 def evaluate_runs(results, tests, at: int | None = None, device=None, cache: bool = True) -> dict:
     """Test every trained model under every :class:`~icl_utils.incontext.config.EvalConfig`.
 
@@ -307,6 +309,7 @@ def evaluate_runs(results, tests, at: int | None = None, device=None, cache: boo
     return Evaluation({"err": err, "attn_same": attn, "attn_query": attn_q}, [r["config"] for r in results], tests)
 
 
+@_cache.computing
 def baseline_errors(results, test: EvalConfig, learners=None, cache: bool = True, n_jobs: int | None = None) -> dict:
     """Error of each classical learner (:mod:`icl_utils.incontext.baselines`) on the same prompts
     :func:`evaluate_runs` gives each model under ``test``; one fit per prompt on its

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.cache import computing as _computing
 from ..core.checks import (
     _fail,
     check_bool,
@@ -518,6 +519,7 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "GPT-2") -> 
     return results
 
 
+@_computing
 def evaluate(results, tests, device=None, cache: bool = True) -> dict:
     """Test trained GPT-2 models (results of :func:`train_ensemble`) under every
     :class:`~icl_utils.incontext.config.EvalConfig`, on the very prompts the one-layer model with the same
