@@ -24,6 +24,18 @@
 # This chapter reproduces Theorem 3 of {cite:t}`li2024nonlinear` on the models of
 # {doc}`01_in_domain` (figures A-14, A-15).
 #
+# ```{admonition} What to take away
+# :class: tip
+# - Training splits the neurons: most grow large, all of them "lucky" in the sense of
+#   Proposition 2, and the rest keep their initialization scale.
+# - Pruning exactly the small neurons changes neither the error nor the margin (Theorem 3).
+# - Removing a fraction $R$ of the large neurons shrinks the margin in proportion and raises
+#   the hinge loss, Theorem 3's $\Omega(R)$; the *classification* error does not rise,
+#   because one large neuron of each sign keeps the sign of $F$. So here, unlike the
+#   source's A-14, random pruning costs margin but not accuracy (see *Against the source*).
+# - A pruned model is a smaller model: fewer FLOPs at inference, and the measured time follows.
+# ```
+#
 # ```{admonition} Theorem 3 (magnitude-based pruning preserves ICL)
 # After training as in Theorem 1, a constant fraction of the neurons (rows of
 # $W_O$) have a large norm and the others a small one. Pruning all the small
@@ -670,14 +682,14 @@ for where in WHERE:
     claims.check(
         "A-14",
         f"{where}: at every rate > 0, magnitude pruning keeps more margin than random pruning",
-        "worst rate: "
+        "closest rate: "
         + min(
             (
-                f"{a:.2f} vs {b:.2f} at {r:g}"
+                f"{r:g}, margin kept: magnitude {a:.2f} vs random {b:.2f}"
                 for a, b, r in zip(m_mar, r_mar, rates)
                 if r > 0
             ),
-            key=lambda t: float(t.split()[0]) - float(t.split()[2]),
+            key=lambda t: float(t.split()[-4]) - float(t.split()[-1]),
         ),
         all(a > b for a, b, r in zip(m_mar, r_mar, rates) if r > 0),
         figure="fig-pruning-a14",
@@ -759,14 +771,6 @@ claims.check(
     f"pruning up to {rates[-1]:.0%} leaves many of each sign: it lowers the margin more than "
     "magnitude pruning (claims above) but not the error; why the source's models lose accuracy "
     "is not established here (fewer large neurons, or a noisier test regime, are candidates)",
-)
-claims.check(
-    "sanity check",
-    "the pruned models have fewer neurons and fewer FLOPs (true by construction: "
-    "not a test of the theory)",
-    ", ".join(f"m={r.m}: {r.kflop:.1f} kFLOP" for r in cost.itertuples()),
-    bool((cost["kflop"].iloc[1:] < cost["kflop"].iloc[0]).all()),
-    required=False,
 )
 claims.report()
 

@@ -26,6 +26,20 @@
 # {cite:p}`wei2022chain` with their own data model and the attention-only model of
 # Eq. 11 (figures B-17 to B-20).
 #
+# ```{admonition} What to take away
+# :class: tip
+# - Trained on multi-step prompts, the model's loss reaches $\epsilon$ whenever the fraction
+#   $\alpha$ of same-step examples exceeds $1/M$, and smaller $\alpha$ needs more iterations
+#   (Theorem 4); below $1/M$ it does not learn in our budget.
+# - It learns in two stages: first to attend to the query's step, then to the step *and*
+#   pattern (B-20).
+# - With CoT it solves unseen reasoning tasks from prompts whose examples contain wrong steps;
+#   the length needed shrinks as $\alpha'$ and $\tau^f$ grow (Theorem 5), more slowly than
+#   the theorem's sufficient length $(\alpha'\tau^f)^{-2}$.
+# - Without Condition 1 plain ICL fails, while the CoT error falls with the prompt length and
+#   ends well below ICL's (Theorems 5-6); with Condition 1 ICL works too.
+# ```
+#
 # ```{admonition} Theorems 4-6
 # **4 (training).** If every training pattern is equally likely at every step, the
 # training prompts have $l_{tr}\ge\Omega(1/\alpha)$ examples, the batch is
@@ -812,8 +826,8 @@ for name, res in (("with C1", with_c1), ("without C1", without_c1)):
 # ## Claims
 #
 # Each statement below is checked on the numbers measured above, with the same bar at
-# every profile; "reported, not required" marks a statement the text discusses whatever
-# its verdict. The bars: $\epsilon=0.01$ for Theorem 4's $O(\epsilon)$ loss; a test error
+# every profile; "(reported)" marks a statement the text discusses whatever its
+# verdict. The bars: $\epsilon=0.01$ for Theorem 4's $O(\epsilon)$ loss; a test error
 # of at most 0.05 stands for the theorems' "error 0" on finitely many test prompts;
 # Theorem 6's $\Omega(1)$ is read as "wrong on at least half of the prompts".
 
@@ -905,17 +919,17 @@ claims.check(
     "Thm 5",
     "the needed length is longer at the smallest alpha' than at the largest, and at the "
     "smallest tau^f than at the largest (medians)",
-    f"alpha': {na[0]:.1f} vs {na[-1]:.1f}; tau^f: {nt[0]:.1f} vs {nt[-1]:.1f}",
+    f"alpha' = {prof.alphas_test[0]}: {na[0]:.1f} vs alpha' = {prof.alphas_test[-1]}: "
+    f"{na[-1]:.1f}; tau^f = {prof.taus[0]}: {nt[0]:.1f} vs tau^f = {prof.taus[-1]}: {nt[-1]:.1f}",
     na[0] > na[-1] and nt[0] > nt[-1],
     figure="fig-cot-length",
 )
 claims.check(
     "Thm 5",
     "the needed length shrinks at every step of both sweeps (medians)",
-    "alpha': "
-    + ", ".join(f"{v:.1f}" for v in na)
-    + "; tau^f: "
-    + ", ".join(f"{v:.1f}" for v in nt),
+    ", ".join(f"alpha' = {a}: {v:.1f}" for a, v in zip(prof.alphas_test, na))
+    + "; "
+    + ", ".join(f"tau^f = {t}: {v:.1f}" for t, v in zip(prof.taus, nt)),
     all(x > y for x, y in zip(na, na[1:])) and all(x > y for x, y in zip(nt, nt[1:])),
     required=False,
     figure="fig-cot-length",
@@ -948,7 +962,8 @@ icl_wo = np.median(without_c1["icl"], 0)
 claims.check(
     "Thm 6",
     "without Condition 1 the ICL error is at least 0.5 at every l_ts (median over seeds)",
-    " ".join(f"{e:.2f}" for e in icl_wo),
+    f"lowest {icl_wo.min():.2f}; by l_ts: "
+    + ", ".join(f"{length}: {e:.2f}" for length, e in zip(prof.lengths, icl_wo)),
     (icl_wo >= 0.5).all(),
     figure="fig-cot-condition1",
 )
@@ -1022,7 +1037,7 @@ claims.against_source(
 claims.against_source(
     "Thm 5",
     "l_ts >= Omega((alpha' tau^f)^-2) suffices for zero CoT error",
-    f"needed length grows as (alpha' tau^f)^(-2 b), b = {fit_l}",
+    f"needed length grows as ((alpha' tau^f)^-2)^b, b = {fit_l}",
     claims.find("Thm 5", "no faster than"),
     figure="fig-cot-scaling",
 )
@@ -1090,7 +1105,8 @@ _ = claims.source_table()
 # - **Noisy steps**: for each of the random test tasks (6 at the quick profile), every
 #   step keeps the correct output with probability $p=(\tau^f)^{1/K}$; with Condition 1
 #   the rest is spread uniformly, without it the rest goes to a wrong track ending at one
-#   wrong final pattern (`icl_utils.cot.transitions.build_transitions`).
+#   wrong final pattern (`build_transitions` in
+#   `icl_utils.cot.transitions`).
 # - **Needed length**: per seed, where its CoT error curve first reaches 0.05, read
 #   between the two grid lengths around the crossing (linear in the error, geometric in
 #   the length); a seed whose curve never reaches it has no length and is left out of

@@ -29,6 +29,17 @@
 # {doc}`01_in_domain` and draws every one of those figures, beside the one-layer model of
 # {doc}`02_out_of_domain` tested on the very same prompts.
 #
+# ```{admonition} What to take away
+# :class: tip
+# - A 3-layer GPT-2 trained on the same prompts generalizes to unseen tasks as the
+#   one-layer model does.
+# - Out of domain it reproduces the source's A-12: the $S_1<1$ curves stay above the
+#   $S_1\ge 1$ ones at every length shown, where the one-layer model catches up.
+# - Its mechanism is the one of Propositions 1-2, but not in every layer: at least one layer
+#   selects the contexts sharing the query's pattern, and the neurons of at least one layer
+#   split by the sign of their output along $q$.
+# ```
+#
 # ```{admonition} The model: GPT-2 between a read-in and a read-out
 # A prompt's columns $p_i=[x_i;y_i]$ (Eq. 6, the query last with $y=0$) are the tokens.
 # A linear **read-in** maps each to the embedding, GPT-2 adds its learned position

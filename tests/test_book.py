@@ -78,10 +78,30 @@ def test_check_html_in_a_real_browser(tmp_path):
     site(root)
     (root / "page.html").write_text(GOOD.replace("<mjx-container>x</mjx-container>", ""))  # math never typeset
     (root / "index.html").write_text('<meta http-equiv="refresh" content="0; url=page.html" />')
+    fine = '<main><img src="fig.png" alt="Error against the prompt length, one curve per S1">'
+    fine += '<div style="overflow-x: auto"><table style="width: 2000px"><tr><td>wide</td></tr></table></div></main>'
+    (root / "fine.html").write_text(f"<html><body>{fine}</body></html>")
+    bad = '<main><img src="fig.png" alt="fig.png"><div style="width: 900px">too wide</div></main>'
+    bad += '<script>console.error("boom")</script>'
+    (root / "bad.html").write_text(f"<html><body>{bad}</body></html>")
     report = check_html(str(root), str(tmp_path / "shots"))
     assert report["index.html"] == []
     assert any("no typeset math" in p for p in report["page.html"])
-    assert (tmp_path / "shots" / "page.png").exists()
+    # a table that scrolls in its own box and a described figure are fine, at both widths
+    assert report["fine.html"] == []
+    problems = report["bad.html"]
+    assert any(p.startswith("console error at 1280 px: boom") for p in problems), problems
+    assert any(p.startswith("wider than the 390 px phone screen") and "div" in p for p in problems), problems
+    assert any(p.startswith("figure without a meaningful alt text: fig.png") for p in problems), problems
+    assert (tmp_path / "shots" / "page-desktop.png").exists() and (tmp_path / "shots" / "page-phone.png").exists()
+
+
+def test_alt_text_must_say_something():
+    from icl_utils.book.browser import alt_problems
+
+    assert alt_problems([{"src": "../_images/ab12.png", "alt": "Unseen-task error against the task fraction"}]) == []
+    for alt in ("", "figure", "../_images/ab12.png", "ab12.png"):
+        assert alt_problems([{"src": "../_images/ab12.png", "alt": alt}]), alt
 
 
 def test_launch_link_to_a_file_not_in_git_is_reported(tmp_path):
@@ -133,11 +153,11 @@ def test_scoreboard_is_filled_from_the_claims_outputs(tmp_path):
     nbformat.write(nb, tmp_path / "09_x.ipynb")
     write_pages(str(tmp_path))
     board = (tmp_path / "scoreboard.md").read_text()
-    assert "**1 of 3 claims hold.**" in board and "profile: **quick**" in board
-    assert "| ✔ yes | Thm 9 | error falls | 0.010 | required | {numref}`Fig. {number} <fig-x-error>` |" in board
-    assert "| ✘ **no** | Thm 9 | slope matches | -1.0 | reported |  |" in board
+    assert "**1 of 3 claims hold** (profile: **quick**)" in board
+    assert "| ✔ holds | Thm 9, {numref}`Fig. {number} <fig-x-error>` | error falls | 0.010 |" in board
+    assert "| ✘ **fails** (reported) | Thm 9 | slope matches *Why it fails:* too few seeds | -1.0 |" in board
     # the tally (required hold/fail, reported hold/fail) and the disagreement box
-    assert "| {doc}`09_x` | 1 | 0 | 0 | 2 |" in board
+    assert "| {doc}`9. A chapter <09_x>` | ✔ 1 holds, ✘ 0 fails | ✔ 0 hold, ✘ 2 fail |" in board
     # the box lists the differing rows of the chapter's source table, linked to it, with their reason;
     # a failing claim that no differing row explains is listed below the box
     box, after = board.split("Where this reproduction disagrees with the papers")[1].split("```", 1)
@@ -238,3 +258,77 @@ def test_printed_claims_fit_the_output_column(capsys):
     assert len(lines) > 3 and all(len(line) <= WIDTH for line in lines)
     assert lines[0].startswith("no   [Thm 9] a statement") and lines[1].startswith(" " * 9 + "statement")
     assert " ".join(line.strip() for line in lines).count("a statement") == 20  # nothing lost
+
+
+def test_chapter_claims_render_as_a_markdown_table_with_plain_text_beside(monkeypatch):
+    """In a notebook, report() displays one table (the page renders it; math stays MyST) with the
+    plain text beside it for nbval, and hands the claims to the scoreboard."""
+    import IPython
+
+    from icl_utils.book import claims as C
+
+    shown = []
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append(obj))
+    monkeypatch.setattr("icl_utils.book.export.save_json", lambda *a, **k: None)
+    claims = C.Claims()
+    claims.check("Thm 1 (1)", "fractions $\\ge (M_1-1)^{-1/2}$ generalize", "0.000", True, figure="fig-a-b")
+    claims.check("Thm 1 (3)", "exponent $-2/3$ inside", "[-1.2, -0.9]", False, required=False, why="a reason")
+    claims.report()
+    assert shown[0] == {C.MIME: claims.to_json()}
+    table, text = shown[1]["text/markdown"], shown[1]["text/plain"]
+    assert table.splitlines()[0] == "| verdict | theorem | claim | measured |"
+    assert (
+        "| ✔ holds | Thm 1 (1), {numref}`Fig. {number} <fig-a-b>` "
+        "| fractions $\\ge (M_1-1)^{-1/2}$ generalize | 0.000 |" in table
+    )
+    assert (
+        "| ✘ **fails** (reported) | Thm 1 (3) | exponent $-2/3$ inside *Why it fails:* a reason | [-1.2, -0.9] |"
+        in table
+    )
+    assert text == claims.text() and text.startswith("yes  [Thm 1 (1)]")
+
+
+def test_typeset_turns_the_ascii_symbols_into_math_and_leaves_math_and_code_alone():
+    from icl_utils.book.claims import md_cell, typeset
+
+    assert typeset("S1 >= 1: error at l_ts = 20 below eps") == "$S_1$ ≥ 1: error at $l_{ts}$ = 20 below $\\epsilon$"
+    assert typeset("grows with (alpha' tau^f)^-2") == "grows with $(\\alpha'\\tau^f)^{-2}$"
+    assert typeset("fractions >= (M1-1)^-1/2") == "fractions ≥ $(M_1-1)^{-1/2}$"
+    assert typeset("rows point to +q for a_i > 0 and -q") == "rows point to $+q$ for $a_i$ > 0 and $-q$"
+    assert typeset("0.35 -> 0.99") == "0.35 → 0.99"
+    # already typeset or code: unchanged; words that merely contain a symbol's spelling: unchanged
+    assert typeset("$\\alpha$ and `alpha` and epsilon, seps, S10, -quick") == (
+        "$\\alpha$ and `alpha` and epsilon, seps, S10, -quick"
+    )
+    assert md_cell("a | b\nc") == "a \\| b c"
+
+
+def test_alt_text_is_the_captions_first_sentence_in_plain_text():
+    from icl_utils.book.execute import alt_text
+
+    assert alt_text("One prompt $P$ of Eq. 6, e.g. with $l_{ts}=8$. Look at it.") == (
+        "One prompt P of Eq. 6, e.g. with l_ts=8"
+    )
+    assert alt_text("Fraction $|\\mathcal T_{tr}|/|\\mathcal T|$ of tasks. More.") == "Fraction |T_tr|/|T| of tasks"
+    assert len(alt_text("word " * 200)) <= 250
+
+
+def test_repeated_script_tags_are_dropped():
+    from sphinx.builders.html._assets import _JavaScript
+
+    from icl_utils.book.launch import unique_scripts
+
+    config = _JavaScript(None, body='const THEBE_JS_URL = "x"')
+    again = _JavaScript("", body='const THEBE_JS_URL = "x"')  # the same script, registered later
+    scripts = [_JavaScript("a.js"), config, _JavaScript("b.js", **{"async": "async"}), again, _JavaScript("a.js")]
+    assert unique_scripts(scripts) == [scripts[0], config, scripts[2]]
+
+
+def test_chapter_header_puts_the_rerun_command_in_a_code_block():
+    from icl_utils.book.execute import header_markdown
+
+    meta = {"profile": "quick", "seconds": 12.0, "device": "cpu", "date": "2026-11-24 00:00 UTC", "n_seeds": 5}
+    text = header_markdown("04_cot_vs_icl", meta, ["claims.json"])
+    assert text.startswith("````{note}") and text.endswith("````")
+    assert "```bash\n.venv/bin/papermill notebooks/04_cot_vs_icl.ipynb out.ipynb -p profile quick" in text

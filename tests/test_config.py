@@ -184,3 +184,18 @@ def test_check_ensemble_names_the_field_that_differs():
     with pytest.raises(ValueError, match="field 'lr' differs"):
         check_ensemble([GPT2RunConfig(), GPT2RunConfig(lr=2e-3)], GPT2RunConfig)
     assert "ENSEMBLE_FIELDS" not in ICLConfig().to_dict()  # a class constant, not a field
+
+
+def test_task_split_is_validated():
+    from icl_utils.incontext.config import ICLConfig
+
+    assert ICLConfig(task_split="random").task_split == "random"
+    with pytest.raises(ValueError, match="'task_split'"):
+        ICLConfig(task_split="covered")
+
+
+def test_a_run_trains_on_the_split_its_config_names():
+    from icl_utils.incontext.training import setup_member
+
+    assert setup_member(ICLConfig(task_split="random", task_fraction=0.1)).train_tasks.shape[0] == 3
+    assert setup_member(ICLConfig(task_fraction=0.1)).train_tasks.shape[0] == 6  # rounded up to a cover

@@ -8,6 +8,7 @@ from icl_utils.core.rng import make_generator
 from icl_utils.incontext.data import (
     World,
     all_tasks,
+    covers_patterns,
     embed,
     make_ood_world,
     make_world,
@@ -57,6 +58,38 @@ def test_split_covers_patterns_and_labels_uniformly(M1, frac, r):
     assert torch.equal(torch.bincount(tr[:, 1], minlength=M1), torch.full((M1,), r))
     assert not ({tuple(x) for x in tr.tolist()} & {tuple(x) for x in un.tolist()})
     assert tr.shape[0] / (M1 * (M1 - 1)) >= frac - 1e-9
+
+
+@pytest.mark.parametrize("M1, frac, n", [(6, 0.1, 3), (6, 0.4, 12), (6, 1.0, 30), (4, 0.01, 1)])
+def test_random_split_draws_the_fraction_of_tasks_without_a_cover(M1, frac, n):
+    tr, un = split_tasks(M1, frac, make_generator(0, "split"), "random")
+    assert tr.shape == (n, 2) and tr.shape[0] + un.shape[0] == M1 * (M1 - 1)
+    assert len({tuple(x) for x in tr.tolist()}) == n  # without replacement
+    assert not ({tuple(x) for x in tr.tolist()} & {tuple(x) for x in un.tolist()})
+    again, _ = split_tasks(M1, frac, make_generator(0, "split"), "random")
+    assert torch.equal(tr, again)  # the seed fixes the draw
+    other, _ = split_tasks(M1, frac, make_generator(1, "split"), "random")
+    assert n == M1 * (M1 - 1) or not torch.equal(tr, other)
+
+
+def test_random_splits_cover_the_patterns_only_sometimes():
+    """Below 1/(M1 - 1) no set covers every pattern as both labels; a cyclic split always does."""
+    small = [covers_patterns(split_tasks(6, 0.1, make_generator(s, "split"), "random")[0], 6) for s in range(20)]
+    large = [covers_patterns(split_tasks(6, 0.6, make_generator(s, "split"), "random")[0], 6) for s in range(20)]
+    assert not any(small) and any(large)
+    assert all(covers_patterns(split_tasks(6, f, make_generator(0, "split"))[0], 6) for f in (0.2, 0.5, 1.0))
+
+
+def test_covers_patterns_against_a_literal_check():
+    tasks = torch.tensor([[0, 1], [1, 2], [2, 0]])  # each of 0, 1, 2 once as "+1" and once as "-1"
+    assert covers_patterns(tasks, 3)
+    assert not covers_patterns(tasks[:2], 3)  # 2 never "+1", 0 never "-1"
+    assert not covers_patterns(tasks, 4)  # pattern 3 never appears
+
+
+def test_split_rejects_an_unknown_split():
+    with pytest.raises(ValueError, match="'split'"):
+        split_tasks(6, 0.5, make_generator(0, "split"), "uniform")
 
 
 @pytest.mark.parametrize("alpha", [0.2, 0.6, 1.0])

@@ -12,7 +12,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
-__all__ = ["Claim", "Claims", "SourceRow", "MIME", "SOURCE_MIME"]
+__all__ = ["Claim", "Claims", "SourceRow", "MIME", "SOURCE_MIME", "claims_table", "verdict_badge", "typeset", "md_cell"]
 
 #: Output type that carries a chapter's claims to the scoreboard (not rendered on the page).
 MIME = "application/vnd.icl-claims+json"
@@ -164,8 +164,8 @@ class Claims:
             verdict = "agree" if r.agrees else "**differ**"
             why = "" if r.agrees else r.why()
             lines.append(
-                f"| {verdict} | {table_cell(r.source)}{fig} | {table_cell(r.shows)} "
-                f"| {table_cell(r.measured)} | {table_cell(why)} |"
+                f"| {verdict} | {table_cell(r.source)}{fig} | {md_cell(r.shows)} "
+                f"| {md_cell(r.measured)} | {md_cell(why)} |"
             )
         table = "\n".join(lines)
         try:
@@ -198,29 +198,68 @@ class Claims:
             out.append(d)
         return out
 
+    def text(self) -> str:
+        """The claims as plain text, the verdict first (for a terminal, and the notebook's text/plain)."""
+        lines = []
+        for c in self.items:
+            tag = "" if c.required else " (reported, not required)"
+            lines.append(_wrap(f"{c.verdict:<3}  [{c.theorem}] {c.statement}{tag}"))
+            lines.append(_wrap(f"     measured: {c.measured}"))
+            if c.why is not None and not c.holds:
+                lines.append(_wrap(f"     why: {c.why}"))
+        return "\n".join(lines)
+
     def report(self) -> None:
+        """Show the claims -- in a notebook as a table with typeset math (:func:`claims_table`),
+        elsewhere as text -- hand them to the scoreboard, and fail if a required one does not hold."""
+        shown = False
         try:  # hand the claims to the scoreboard when running in a notebook
             from IPython import get_ipython
             from IPython.display import display
 
             if get_ipython() is not None:
                 display({MIME: self.to_json()}, raw=True)
+                # the page renders the Markdown table; nbval compares it and the plain text
+                display({"text/markdown": claims_table(self.to_json()), "text/plain": self.text()}, raw=True)
+                shown = True
         except ImportError:  # pragma: no cover
             pass
         from .export import save_json
 
         save_json("claims", self.to_json())
-        for c in self.items:  # the verdict first, so that it is seen in a narrow output column
-            tag = "" if c.required else " (reported, not required)"
-            print(_wrap(f"{c.verdict:<3}  [{c.theorem}] {c.statement}{tag}"))
-            print(_wrap(f"     measured: {c.measured}"))
-            if c.why is not None and not c.holds:
-                print(_wrap(f"     why: {c.why}"))
+        if not shown:
+            print(self.text())
         failed = [c for c in self.items if c.required and not c.holds]
         if failed:
             raise AssertionError(
                 "claims that the chapter's text relies on do not hold: " + "; ".join(c.statement for c in failed)
             )
+
+
+def verdict_badge(holds: bool) -> str:
+    """A claim's verdict as a symbol and a word, readable without colour."""
+    return "✔ holds" if holds else "✘ **fails**"
+
+
+def claims_table(claims: list) -> str:
+    """Claims (:meth:`Claims.to_json` items) as a MyST Markdown table of four columns, the verdict
+    first so that a phone shows it: verdict (and *reported* for a claim the text does not rely
+    on), theorem and figure, the statement (math typeset; a failing claim's reason after it),
+    the measured value.  The chapters and the scoreboard show it."""
+    lines = [
+        "| verdict | theorem | claim | measured |",
+        "| --- | --- | --- | --- |",
+    ]
+    for c in claims:
+        verdict = verdict_badge(c["holds"]) + ("" if c["required"] else " (reported)")
+        where = table_cell(c["theorem"])
+        if c.get("figure"):
+            where += f", {{numref}}`Fig. {{number}} <{c['figure']}>`"
+        claim = md_cell(c["statement"])
+        if c.get("why") and not c["holds"]:
+            claim += f" *Why it fails:* {md_cell(c['why'])}"
+        lines.append(f"| {verdict} | {where} | {claim} | {md_cell(c['measured'])} |")
+    return "\n".join(lines)
 
 
 #: Width of the printed claims: the book's output column shows about this many characters
@@ -231,6 +270,80 @@ WIDTH = 88
 def _wrap(line: str) -> str:
     """``line`` wrapped at :data:`WIDTH`, continuation lines indented under the text."""
     return textwrap.fill(line, WIDTH, subsequent_indent=" " * 9, break_on_hyphens=False, break_long_words=False)
+
+
+#: ASCII spellings of the papers' symbols in claims and source rows, and their typeset math
+#: (:func:`typeset`), longest first.  The printed text keeps the ASCII (a terminal shows it).
+_SYMBOLS = [
+    (r"Omega\(\(alpha' tau\^f\)\^-2\)", r"$\Omega((\alpha'\tau^f)^{-2})$"),
+    (r"\(\(alpha' tau\^f\)\^-2\)\^b", r"$((\alpha'\tau^f)^{-2})^b$"),
+    (r"\(alpha' tau\^f\)\^-2", r"$(\alpha'\tau^f)^{-2}$"),
+    (r"\(M1-1\)\^-1/2", r"$(M_1-1)^{-1/2}$"),
+    (r"Theta\(alpha\^-2/3\)", r"$\Theta(\alpha^{-2/3})$"),
+    (r"alpha\^\(-2/3\)|alpha\^-2/3", r"$\alpha^{-2/3}$"),
+    (r"Omega\(1/alpha\)", r"$\Omega(1/\alpha)$"),
+    (r"Omega\(R\)", r"$\Omega(R)$"),
+    (r"l_tr >= 1/alpha", r"$l_{tr} \ge 1/\alpha$"),
+    (r"1/\(2 alpha\)", r"$1/(2\alpha)$"),
+    (r"1/alpha'", r"$1/\alpha'$"),
+    (r"1/alpha", r"$1/\alpha$"),
+    (r"alpha\^-2", r"$\alpha^{-2}$"),
+    (r"alpha\^-1", r"$\alpha^{-1}$"),
+    (r"alpha\^b", r"$\alpha^b$"),
+    (r"eps\^-2", r"$\epsilon^{-2}$"),
+    (r"S1\^2/2", r"$S_1^2/2$"),
+    (r"S1/sqrt\(2\)", r"$S_1/\sqrt{2}$"),
+    (r"sqrt\(2\)", r"$\sqrt{2}$"),
+    (r"W_Q p_query", r"$W_Q p_{query}$"),
+    (r"W_K p_i", r"$W_K p_i$"),
+    (r"W_O W_V", r"$W_O W_V$"),
+    (r"W_O", r"$W_O$"),
+    (r"mu_bar", r"$\bar\mu$"),
+    (r"mu_j", r"$\mu_j$"),
+    (r"tau_o\^f", r"$\tau_o^f$"),
+    (r"tau\^f", r"$\tau^f$"),
+    (r"B\^f", r"$B^f$"),
+    (r"alpha'", r"$\alpha'$"),
+    (r"alpha", r"$\alpha$"),
+    (r"eps", r"$\epsilon$"),
+    (r"S1", r"$S_1$"),
+    (r"M1", r"$M_1$"),
+    (r"M2", r"$M_2$"),
+    (r"l_ts", r"$l_{ts}$"),
+    (r"l_tr", r"$l_{tr}$"),
+    (r"a_i", r"$a_i$"),
+    (r"zF", r"$zF$"),
+    (r"1/M", r"$1/M$"),
+    (r"[+-]q", None),  # the label embedding: "+q", "-q"
+]
+_SYMBOL_RE = re.compile(
+    "|".join(f"(?<![\\\\\\w$])(?:{pat})(?![\\w])" for pat, _ in _SYMBOLS)
+)
+_SYMBOL_TEX = [(re.compile(f"(?:{pat})"), tex) for pat, tex in _SYMBOLS]
+
+
+def _symbol(match) -> str:
+    text = match.group(0)
+    for pat, tex in _SYMBOL_TEX:
+        if pat.fullmatch(text):
+            return tex if tex is not None else f"${text}$"
+    return text  # pragma: no cover
+
+
+def typeset(text) -> str:
+    """``text`` for a Markdown page: the ASCII spellings of the papers' symbols (``S1``, ``alpha'``,
+    ``tau^f``, ``(M1-1)^-1/2``, ...) as MyST math, ``>=``/``<=``/``->`` as symbols.  Text already
+    inside ``$...$`` or backticks is left as it is."""
+    parts = re.split(r"(\$[^$]*\$|`[^`]*`)", str(text))
+    for i in range(0, len(parts), 2):  # the parts outside math and code
+        p = _SYMBOL_RE.sub(_symbol, parts[i])
+        parts[i] = p.replace(">=", "≥").replace("<=", "≤").replace("->", "→")
+    return "".join(parts)
+
+
+def md_cell(text) -> str:
+    """``text`` typeset (:func:`typeset`) as one cell of a Markdown table."""
+    return table_cell(typeset(text))
 
 
 def table_cell(text) -> str:

@@ -14,6 +14,7 @@ import re
 import time
 from html.parser import HTMLParser
 
+from .claims import claims_table, md_cell
 from .claims import table_cell as _cell
 from .profiles import describe as describe_profiles
 from .claims import MIME
@@ -31,6 +32,12 @@ def _chapters(book_dir: str):
         if path.endswith((".partial.ipynb", ".failed.ipynb")):
             continue
         yield os.path.basename(path).removesuffix(".ipynb"), nbformat.read(path, as_version=4)
+
+
+def _short_title(nb) -> str:
+    """A chapter's title cut to its first words (the tally's narrow column)."""
+    words = _title(nb).split()
+    return " ".join(words[:3]) + (" ..." if len(words) > 3 else "")
 
 
 def _title(nb) -> str:
@@ -71,9 +78,10 @@ def write_pages(book_dir: str = "book") -> list[str]:
     profiles = sorted({nb.metadata.get("icl_book", {}).get("profile", "?") for _, nb in chapters})
     body = []
     n_yes = n_all = 0
+    # three narrow columns, so that the tally fits a phone screen
     tally = [
-        "| chapter | required: hold | required: fail | reported: hold | reported: fail |",
-        "| --- | --- | --- | --- | --- |",
+        "| chapter | required claims | reported claims |",
+        "| --- | --- | --- |",
     ]
     disagree, other = [], []
     for name, nb in chapters:
@@ -84,7 +92,11 @@ def write_pages(book_dir: str = "book") -> list[str]:
             for req in (True, False)
             for ok in (True, False)
         ]
-        tally.append(f"| {{doc}}`{name}` | " + " | ".join(str(n) for n in counts) + " |")
+        number = name.split("_", 1)[0].lstrip("0") or "0"
+        tally.append(
+            f"| {{doc}}`{number}. {_cell(_short_title(nb))} <{name}>` "
+            f"| ✔ {counts[0]} holds, ✘ {counts[1]} fails | ✔ {counts[2]} hold, ✘ {counts[3]} fail |"
+        )
         rows = _displayed(nb, SOURCE_MIME)
         covered = {s for r in rows if not r["agrees"] for s in r["claims"]}
         for r in rows:
@@ -92,16 +104,16 @@ def write_pages(book_dir: str = "book") -> list[str]:
                 figure = f" ({{numref}}`Fig. {{number}} <{r['figure']}>`)" if r.get("figure") else ""
                 disagree.append(
                     f"- {{doc}}`{name}` ({{ref}}`table <{source_label(name)}>`), **{_cell(r['source'])}**{figure}: "
-                    f"the source shows {_cell(r['shows'])}; we measure {_cell(r['measured'])}. "
-                    f"*Why:* {_cell(r['why'])}"
+                    f"the source shows {md_cell(r['shows'])}; we measure {md_cell(r['measured'])}. "
+                    f"*Why:* {md_cell(r['why'])}"
                 )
         for c in claims:  # a failing claim that no differing row of the table explains
             if not c["holds"] and c["statement"] not in covered:
                 figure = f" ({{numref}}`Fig. {{number}} <{c['figure']}>`)" if c.get("figure") else ""
-                why = f" *Why:* {_cell(c['why'])}" if c.get("why") else ""
+                why = f" *Why:* {md_cell(c['why'])}" if c.get("why") else ""
                 other.append(
-                    f"- {{doc}}`{name}`, {_cell(c['theorem'])}{figure}: {_cell(c['statement'])} "
-                    f"-- measured {_cell(c['measured'])}.{why}"
+                    f"- {{doc}}`{name}`, {_cell(c['theorem'])}{figure}: {md_cell(c['statement'])} "
+                    f"-- measured {md_cell(c['measured'])}.{why}"
                 )
         body += [
             f"## {_title(nb)}",
@@ -109,32 +121,20 @@ def write_pages(book_dir: str = "book") -> list[str]:
             f"Profile **{meta.get('profile', '?')}**; details and figures: {{doc}}`{name}` (section *Claims*).",
             "",
             *_data_links(book_dir, name),
-            "| holds | theorem | claim | measured | kind | figure |",  # the verdict first: seen on a phone
-            "| --- | --- | --- | --- | --- | --- |",
+            claims_table(claims),
         ]
-        for c in claims:
-            n_all += 1
-            n_yes += bool(c["holds"])
-            verdict = "✔ yes" if c["holds"] else "✘ **no**"
-            kind = "required" if c["required"] else "reported"
-            figure = f"{{numref}}`Fig. {{number}} <{c['figure']}>`" if c.get("figure") else ""
-            body.append(
-                f"| {verdict} | {_cell(c['theorem'])} | {_cell(c['statement'])} | {_cell(c['measured'])} | {kind} "
-                f"| {figure} |"
-            )
+        n_all += len(claims)
+        n_yes += sum(bool(c["holds"]) for c in claims)
         if not claims:
-            body.append("| | no claims found in this chapter's outputs | | | | |")
+            body.append("| | | no claims found in this chapter's outputs | | | |")
         body.append("")
     lines = [
         "# Scoreboard",
         "",
-        "Every claim the chapters check, with the value measured when the book was built "
-        f"(profile: **{', '.join(profiles) or 'none'}**). The table is generated from the "
-        "executed chapters' claims cells; nothing in it is typed by hand. *Required* claims are "
-        "statements the chapter's text relies on (the chapter fails to build if one does not hold); "
-        "the others are reported either way and discussed in the chapter.",
-        "",
-        f"**{n_yes} of {n_all} claims hold.**",
+        f"**{n_yes} of {n_all} claims hold** (profile: **{', '.join(profiles) or 'none'}**). "
+        "*Required* claims are what a chapter's text relies on: the chapter fails to build if one "
+        "does not hold. *Reported* claims are shown whatever their verdict, and the chapter discusses "
+        "them. Every row is generated from the executed chapters, and nothing is typed by hand.",
         "",
         *tally,
         "",
@@ -208,7 +208,7 @@ def write_pages(book_dir: str = "book") -> list[str]:
         "| chapter | parameter | quick | paper | why |",
         "| --- | --- | --- | --- | --- |",
         *(
-            f"| {{doc}}`{chapter}` | `{name}` | {_cell(quick)} | {_cell(paper)} | {_cell(why)} |"
+            f"| {{doc}}`{chapter}` | `{name}` | {_cell(quick)} | {_cell(paper)} | {md_cell(why)} |"
             for chapter, name, quick, paper, why in describe_profiles()
         ),
     ]

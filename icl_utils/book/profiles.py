@@ -110,6 +110,9 @@ class InDomainProfile(_ChapterProfile):
     base: ICLConfig = QUICK_REFERENCE_RUN
     n_seeds: int = 5  # five models: claims are medians / counts over seeds, not one chaotic run
     fractions: tuple = (0.2, 0.4, 0.6, 0.8)
+    # random training sets: below 1/(M1-1) = 0.2 none can cover every pattern; from about 0.5
+    # most do (M1 = 6), so the grid spans sets that never, sometimes and mostly cover
+    fractions_random: tuple = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
     alphas_length: tuple = (0.2, 0.4, 0.8)
     lengths: tuple = (1, 2, 3, 5, 8, 13, 20)
     # at T = 400, 1 or 2 of 5 seeds at alpha = 0.2 had not left the initial plateau; at 800 all had
@@ -128,7 +131,7 @@ class InDomainProfile(_ChapterProfile):
 
     def __post_init__(self):
         self._check_common(ICLConfig)
-        self._check_tuples(fractions=_frac, alphas_length=_frac, lengths=_length, alphas_speed=_frac)
+        self._check_tuples(fractions=_frac, fractions_random=_frac, alphas_length=_frac, lengths=_length, alphas_speed=_frac)
         for name in ("T_length", "l_ts_length", "T_speed", "record_every_speed", "n_eval_sweep", "n_eval_speed"):
             self._check(name, _length)
         self._check("target_error", check_float, 0.0, 0.5, lo_open=True, hi_open=True)

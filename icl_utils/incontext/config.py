@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..core.checks import _fail, check_float, check_int
+from ..core.checks import _fail, check_choice, check_float, check_int
 from ..core.fields import Fields
 
 __all__ = ["ICLConfig", "EvalConfig"]
@@ -31,8 +31,10 @@ class ICLConfig(Fields):
     R^``d_X``, inputs ``mu_j + kappa * nu_k`` (+ ``noise_std`` Gaussian noise),
     label embedding ``+-q`` in R^``d_Y``, prompts of ``l_tr`` context examples
     of which a fraction ``alpha`` carry the task's patterns.  Training tasks
-    are a fraction ``task_fraction`` of all M1 (M1 - 1) tasks (rounded up to a
-    uniform cover, see :func:`icl_utils.incontext.data.split_tasks`).
+    are a fraction ``task_fraction`` of all M1 (M1 - 1) tasks: with ``task_split =
+    "cyclic"`` rounded up to a uniform cover of the patterns (Theorem 1's condition),
+    with ``"random"`` drawn at random with no cover promised (see
+    :func:`icl_utils.incontext.data.split_tasks`).
 
     Model (Eq. 7): ``m`` ReLU neurons, ``a`` fixed at +-1/m, W_Q = W_K = W_V =
     ``qkv_init`` * I, W_O ~ N(0, ``o_init_std``^2).
@@ -57,6 +59,7 @@ class ICLConfig(Fields):
     alpha: float = 0.6
     l_tr: int = 20
     task_fraction: float = 0.5
+    task_split: str = "cyclic"
     B: int = 128
     T: int = 600
     lr: float = 10.0
@@ -101,6 +104,7 @@ class ICLConfig(Fields):
         c("l_tr", check_int, 1, allowed="integers >= 1")
         c("l_ts", check_int, 1, allowed="integers >= 1")
         c("task_fraction", check_float, 0.0, 1.0, lo_open=True)
+        c("task_split", check_choice, ("cyclic", "random"))
         c("B", check_int, 1, allowed="integers >= 1")
         c("T", check_int, 1, allowed="integers >= 1")
         c("lr", check_float, 0.0, lo_open=True)

@@ -21,8 +21,20 @@ from dataclasses import dataclass
 
 import torch
 
-from ..core.checks import check_float, check_generator, check_instance, check_int, check_memory, check_tensor, largest
+from ..core.checks import (
+    check_choice,
+    check_float,
+    check_generator,
+    check_instance,
+    check_int,
+    check_memory,
+    check_tensor,
+    largest,
+)
 from ..core.tensors import Tensors
+
+#: How :func:`split_tasks` picks the training tasks.
+TASK_SPLITS = ("cyclic", "random")
 
 __all__ = [
     "World",
@@ -30,6 +42,8 @@ __all__ = [
     "make_ood_world",
     "all_tasks",
     "split_tasks",
+    "covers_patterns",
+    "TASK_SPLITS",
     "PromptIndices",
     "sample_prompt_indices",
     "embed",
@@ -153,29 +167,49 @@ def all_tasks(M1: int) -> torch.Tensor:
     return torch.tensor([(a, b) for a in range(M1) for b in range(M1) if a != b], dtype=torch.long)
 
 
-def split_tasks(M1: int, task_fraction: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def split_tasks(
+    M1: int, task_fraction: float, generator: torch.Generator, split: str = "cyclic"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Training tasks T_tr and unseen tasks (Theorem 1, condition 1).
 
-    T_tr must cover every IDR pattern and both labels uniformly: each pattern
-    is the "+1" pattern a of the same number r of training tasks and the
-    "-1" pattern b of r training tasks.  We take r random shifts s of
-    {1, ..., M1 - 1} and the tasks (i, i + s mod M1) for every i, so
-    |T_tr| = r M1 and |T_tr| / |T| = r / (M1 - 1).  r is the smallest
-    integer with r / (M1 - 1) >= ``task_fraction``.  Returns
-    ``(train_tasks, unseen_tasks)``; the second is empty when r = M1 - 1.
+    ``split="cyclic"`` (Theorem 1's condition): T_tr covers every IDR pattern and
+    both labels uniformly: each pattern is the "+1" pattern a of the same number r
+    of training tasks and the "-1" pattern b of r training tasks.  We take r random
+    shifts s of {1, ..., M1 - 1} and the tasks (i, i + s mod M1) for every i, so
+    |T_tr| = r M1 and |T_tr| / |T| = r / (M1 - 1).  r is the smallest integer with
+    r / (M1 - 1) >= ``task_fraction``.
+
+    ``split="random"`` (no cover promised): the smallest number n of tasks with
+    n / |T| >= ``task_fraction``, drawn uniformly without replacement; below
+    |T_tr| / |T| = 1 / (M1 - 1) no such set can cover every pattern as both labels.
+
+    Returns ``(train_tasks, unseen_tasks)``; the second is empty when every task trains.
     """
     check_int("M1", M1, 2, allowed="integers >= 2")
     check_float("task_fraction", task_fraction, 0.0, 1.0, lo_open=True)
     check_generator("generator", generator)
+    check_choice("split", split, TASK_SPLITS)
     check_memory([("M1", M1, 200 * M1 * M1)], "the list of tasks")
-    r = max(1, math.ceil(task_fraction * (M1 - 1) - 1e-9))
-    shifts = (torch.randperm(M1 - 1, generator=generator)[:r] + 1).tolist()
-    train = {(i, (i + s) % M1) for s in shifts for i in range(M1)}
     everything = [tuple(t) for t in all_tasks(M1).tolist()]
+    if split == "cyclic":
+        r = max(1, math.ceil(task_fraction * (M1 - 1) - 1e-9))
+        shifts = (torch.randperm(M1 - 1, generator=generator)[:r] + 1).tolist()
+        train = {(i, (i + s) % M1) for s in shifts for i in range(M1)}
+    else:
+        n = max(1, math.ceil(task_fraction * len(everything) - 1e-9))
+        train = {everything[i] for i in torch.randperm(len(everything), generator=generator)[:n].tolist()}
     tr = torch.tensor(sorted(train), dtype=torch.long)
     rest = [t for t in everything if t not in train]
     unseen = torch.tensor(rest, dtype=torch.long).reshape(-1, 2)
     return tr, unseen
+
+
+def covers_patterns(train_tasks: torch.Tensor, M1: int) -> bool:
+    """Whether the tasks ``train_tasks`` (n, 2) hold every IDR pattern 0..M1-1 both as a
+    "+1" pattern (first column) and as a "-1" pattern (second column)."""
+    check_tensor("train_tasks", train_tasks, ndim=2)
+    check_int("M1", M1, 2, allowed="integers >= 2")
+    return all(set(train_tasks[:, k].tolist()) >= set(range(M1)) for k in (0, 1))
 
 
 @dataclass

@@ -50,7 +50,7 @@ def setup_member(cfg: ICLConfig) -> Member:
     """Patterns (``"world"`` stream) and task split (``"split"`` stream) of a configuration."""
     check_instance("cfg", cfg, ICLConfig)
     world = make_world(cfg.M1, cfg.M2, cfg.d_X, cfg.d_Y, cfg.kappa, make_generator(cfg.seed, "world"))
-    tr, un = split_tasks(cfg.M1, cfg.task_fraction, make_generator(cfg.seed, "split"))
+    tr, un = split_tasks(cfg.M1, cfg.task_fraction, make_generator(cfg.seed, "split"), cfg.task_split)
     return Member(cfg, world, tr, un)
 
 
