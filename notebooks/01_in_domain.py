@@ -30,9 +30,9 @@
 # :class: tip
 # - Trained on part of the tasks, the model classifies prompts of tasks it never saw: the
 #   error on unseen tasks falls to the guessing floor of the test prompts (Theorem 1).
-# - What the training tasks need is to **cover** every pattern with both labels: every
-#   uniform cover generalizes, even below the theorem's fraction $(M_1-1)^{-1/2}$, and a
-#   random task set fails exactly when it misses a pattern.
+# - What the training tasks need is to **cover** every pattern with both labels: uniform
+#   covers generalize (median seed), even below the theorem's fraction $(M_1-1)^{-1/2}$,
+#   and a random task set fails whenever it misses a pattern.
 # - Fewer relevant examples (smaller $\alpha$) need longer prompts and more iterations, as
 #   predicted. The measured growth of the iterations is steeper than the theorem's
 #   $\alpha^{-2/3}$ in our runs; *Claims* gives the interval.
@@ -249,7 +249,7 @@ _ = export.save_table(
 # would give the thick line.
 
 # %% mystnb={"figure": {"caption": "Proposition 1 on unseen-task prompts. Left (A-8): norms of $W_Q p_{query}$ and $W_K p_i$ and their components along the query's IDR pattern; right (A-9): the query's attention on all columns with its IDR pattern (thick, Proposition 1's quantity), split into same-pattern contexts and the query itself, and on the other columns, with uniform attention dotted. Look at the norms growing along the IDR pattern, the thick line rising to about 1 and the other columns falling to about 0.", "name": "fig-in-domain-attention"}} tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+fig, axes = plt.subplots(1, 2, figsize=(11, 6))
 for key, lab, ls, color in [  # one colour per matrix, solid: norm, dashed: along mu_j
     ("q_norm", "$\\|W_Q p_{query}\\|$", "-", "tab:blue"),
     ("q_along", "component of $W_Q p_{query}$ along $\\mu_j$", "--", "tab:blue"),
@@ -262,9 +262,8 @@ for key, lab, ls, color in [  # one colour per matrix, solid: norm, dashed: alon
 axes[0].set(
     xlabel="iteration $t$", ylabel="magnitude", title="A-8: attention-layer magnitudes"
 )
-axes[0].legend(
-    loc="lower right", fontsize="small"
-)  # the curves rise above 2 after t = 100
+# legends under the panels: inside, they covered the bands
+axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize="small")
 attn_pattern = X.stack(runs, "attn_same") + X.stack(runs, "attn_query")
 plotting.mean_band(
     axes[1],
@@ -295,7 +294,7 @@ axes[1].set(
     title="A-9: attention concentration",
     ylim=(0, 1),
 )
-axes[1].legend()
+axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize="small")
 fig.tight_layout()
 plt.show()
 attn_end = {
@@ -426,7 +425,7 @@ real_rand = rand_runs.array(
 err_rand = rand_runs.array("err_unseen", "task_fraction", "seed").values
 covers = rand_runs.array("covers", "task_fraction", "seed").values.astype(bool)
 
-# %% mystnb={"figure": {"caption": "Unseen-task error after training against the fraction $|\\mathcal T_{tr}|/|\\mathcal T|$ of tasks trained on. Blue: uniform covers of the patterns ($r$ cyclic shifts; median and range over seeds). Dots: random task sets, one per seed, filled when the set holds every IDR pattern both as a \"+1\" and as a \"-1\" pattern, crosses when it misses one. Dashed: Theorem 1's fraction $(M_1-1)^{-1/2}$; dotted: the bar $\\epsilon$ + guessing floor. Look at the crosses: every set that misses a pattern fails, whatever its fraction, while every cover generalizes, also left of the dashed line.", "name": "fig-in-domain-task-fraction"}} tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Unseen-task error after training against the fraction $|\\mathcal T_{tr}|/|\\mathcal T|$ of tasks trained on. Blue: uniform covers of the patterns ($r$ cyclic shifts; median and range over seeds). Dots: random task sets, one per seed, filled when the set holds every IDR pattern both as a \"+1\" and as a \"-1\" pattern, crosses when it misses one. Dashed: Theorem 1's fraction $(M_1-1)^{-1/2}$; dotted: the bar $\\epsilon$ + guessing floor. Look at the crosses: every set that misses a pattern fails, whatever its fraction, while the covers generalize (median seed), also left of the dashed line.", "name": "fig-in-domain-task-fraction"}} tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7.5, 4.2))
 plotting.mean_band(
     ax,
@@ -484,7 +483,9 @@ table = pd.DataFrame(
 )
 _ = export.save_table("task-fraction", table)
 # %% [markdown]
-# Every uniform cover generalizes, including covers below $(M_1-1)^{-1/2}$: the
+# Uniform covers generalize in the median seed, including covers below
+# $(M_1-1)^{-1/2}$ (an occasional seed is slower to leave the initial plateau: see the
+# spread and the counts printed above). The
 # condition of Theorem 1 is a *sufficient* condition from the proof, and in this
 # data model the uniform cover of patterns and labels already carries what the
 # attention and the perceptron need to learn (every pattern is seen as "+1" and as
