@@ -409,9 +409,8 @@ frac_runs = X.train_runs(
 )
 n_tasks = base.M1 * (base.M1 - 1)
 cover_runs, rand_runs = (frac_runs.select(task_split=k) for k in ("cyclic", "random"))
-for r, cfg in zip(
-    rand_runs, rand_runs.configs
-):  # does the drawn set cover every pattern?
+# does each drawn set cover every pattern as both labels?
+for r, cfg in zip(rand_runs, rand_runs.configs):
     r["covers"] = data.covers_patterns(training.setup_member(cfg).train_tasks, base.M1)
 # each measured value laid out over (task fraction, seed), read off the runs' configs
 realized_da = cover_runs.array(

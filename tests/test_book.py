@@ -332,3 +332,17 @@ def test_chapter_header_puts_the_rerun_command_in_a_code_block():
     text = header_markdown("04_cot_vs_icl", meta, ["claims.json"])
     assert text.startswith("````{note}") and text.endswith("````")
     assert "```bash\n.venv/bin/papermill notebooks/04_cot_vs_icl.ipynb out.ipynb -p profile quick" in text
+
+
+def test_a_chapter_without_claims_gets_one_row_of_the_tables_width(tmp_path):
+    import nbformat
+
+    from icl_utils.book.pages import write_pages
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["icl_book"] = {"profile": "quick"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# Empty")]
+    nbformat.write(nb, tmp_path / "09_empty.ipynb")
+    write_pages(str(tmp_path))
+    row = next(line for line in (tmp_path / "scoreboard.md").read_text().splitlines() if "no claims found" in line)
+    assert row.count("|") == "| verdict | theorem | claim | measured |".count("|")

@@ -26,7 +26,6 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--virtual-time-budget=15000",
 ]
 
 
@@ -197,7 +196,7 @@ def check_html(
     tracked = set(listed.stdout.split("\n")) if listed.returncode == 0 else None
     report = {}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=[f for f in CHROMIUM_FLAGS if "budget" not in f])
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         try:
             for page in pages:
                 report[os.path.relpath(page, root)] = _check_page(browser, page, root, shots, tracked)

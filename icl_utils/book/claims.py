@@ -316,18 +316,13 @@ _SYMBOLS = [
     (r"1/M", r"$1/M$"),
     (r"[+-]q", None),  # the label embedding: "+q", "-q"
 ]
-_SYMBOL_RE = re.compile(
-    "|".join(f"(?<![\\\\\\w$])(?:{pat})(?![\\w])" for pat, _ in _SYMBOLS)
-)
-_SYMBOL_TEX = [(re.compile(f"(?:{pat})"), tex) for pat, tex in _SYMBOLS]
+# one capturing group per symbol: the group that matched names its math
+_SYMBOL_RE = re.compile("|".join(f"(?<![\\\\\\w$])({pat})(?![\\w])" for pat, _ in _SYMBOLS))
 
 
 def _symbol(match) -> str:
-    text = match.group(0)
-    for pat, tex in _SYMBOL_TEX:
-        if pat.fullmatch(text):
-            return tex if tex is not None else f"${text}$"
-    return text  # pragma: no cover
+    tex = _SYMBOLS[match.lastindex - 1][1]
+    return tex if tex is not None else f"${match.group(0)}$"
 
 
 def typeset(text) -> str:

@@ -126,7 +126,7 @@ def write_pages(book_dir: str = "book") -> list[str]:
         n_all += len(claims)
         n_yes += sum(bool(c["holds"]) for c in claims)
         if not claims:
-            body.append("| | | no claims found in this chapter's outputs | | | |")
+            body.append("| | | no claims found in this chapter's outputs | |")
         body.append("")
     lines = [
         "# Scoreboard",

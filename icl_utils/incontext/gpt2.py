@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.cache import computing as _computing
+from ..core import cache as _cache
 from ..core.checks import (
     _fail,
     check_bool,
@@ -519,14 +519,12 @@ def train_ensemble(configs, device=None, progress=None, desc: str = "GPT-2") -> 
     return results
 
 
-@_computing
+@_cache.computing
 def evaluate(results, tests, device=None, cache: bool = True) -> dict:
     """Test trained GPT-2 models (results of :func:`train_ensemble`) under every
     :class:`~icl_utils.incontext.config.EvalConfig`, on the very prompts the one-layer model with the same
     seed is tested on (:func:`icl_utils.incontext.training.eval_prompts`).  Returns ``err`` (len(results),
     len(tests)) and ``attn_same``, ``attn_other`` (len(results), len(tests), n_layer)."""
-    from ..core import cache as _cache
-
     results = check_list("results", results, what="a non-empty list of GPT-2 results")
     for r in results:
         if not isinstance(r, dict) or r.get("model") != "gpt2":
