@@ -138,7 +138,7 @@ print(
 )
 
 # %% mystnb={"figure": {"caption": "One prompt $P$ of Eq. 6: a column $p_i=[x_i;y_i]$ per context example, the query last (its label rows are zero). The tick labels name each example's IDR pattern $\\mu_j$: look for the columns that share the query's pattern -- those are the examples the trained attention learns to use.", "name": "fig-in-domain-prompt"}} tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(7.5, 3.6))
+fig, ax = plt.subplots(figsize=(plotting.WIDTH, 3.6))
 im = ax.imshow(P.T.numpy(), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
 ax.axhline(base.d_X - 0.5, color="k", lw=1)
 ax.axvline(P.shape[0] - 1.5, color="k", lw=1)
@@ -177,9 +177,9 @@ plt.show()
 # %%
 runs = X.train_runs(X.grid(base, seeds), device=dev, desc="reference runs")
 
-# %% mystnb={"figure": {"caption": "Training the reference configuration (mean over seeds, range shaded; the iteration axis is logarithmic above 10, so the early fall gets room). Left: hinge loss; right: classification error on prompts of the training tasks and of the **unseen** tasks. Look at the plateau near loss 1, then at the two error curves falling together to zero: the model generalizes to tasks it never saw (Theorem 1).", "name": "fig-in-domain-training"}} tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Training the reference configuration (mean over seeds, range shaded; the iteration axis is logarithmic above 10, so the early fall gets room). Left: hinge loss; right: classification error on prompts of the training tasks and of the **unseen** tasks. Look at the plateau near loss 1, then at the two error curves falling together to zero: the model generalizes to tasks it never saw (Theorem 1).", "name": "fig-in-domain-training"}} tags=["hide-input", "full-width"]
 it = runs[0]["iters"]
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+fig, axes = plt.subplots(1, 2, figsize=(plotting.WIDE, 3.8))
 loss = X.stack(runs, "loss")
 kernel = np.ones(10) / 10
 smooth = np.stack([np.convolve(v, kernel, mode="valid") for v in loss])
@@ -248,8 +248,8 @@ _ = export.save_table(
 # same-pattern context columns and the query itself. Dotted: what uniform attention
 # would give the thick line.
 
-# %% mystnb={"figure": {"caption": "Proposition 1 on unseen-task prompts. Left (A-8): norms of $W_Q p_{query}$ and $W_K p_i$ and their components along the query's IDR pattern; right (A-9): the query's attention on all columns with its IDR pattern (thick, Proposition 1's quantity), split into same-pattern contexts and the query itself, and on the other columns, with uniform attention dotted. Look at the norms growing along the IDR pattern, the thick line rising to about 1 and the other columns falling to about 0.", "name": "fig-in-domain-attention"}} tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(11, 6))
+# %% mystnb={"figure": {"caption": "Proposition 1 on unseen-task prompts. Left (A-8): norms of $W_Q p_{query}$ and $W_K p_i$ and their components along the query's IDR pattern; right (A-9): the query's attention on all columns with its IDR pattern (thick, Proposition 1's quantity), split into same-pattern contexts and the query itself, and on the other columns, with uniform attention dotted. Look at the norms growing along the IDR pattern, the thick line rising to about 1 and the other columns falling to about 0.", "name": "fig-in-domain-attention"}} tags=["hide-input", "full-width"]
+fig, axes = plt.subplots(1, 2, figsize=(plotting.WIDE, 6))
 for key, lab, ls, color in [  # one colour per matrix, solid: norm, dashed: along mu_j
     ("q_norm", "$\\|W_Q p_{query}\\|$", "-", "tab:blue"),
     ("q_along", "component of $W_Q p_{query}$ along $\\mu_j$", "--", "tab:blue"),
@@ -263,7 +263,7 @@ axes[0].set(
     xlabel="iteration $t$", ylabel="magnitude", title="A-8: attention-layer magnitudes"
 )
 # legends under the panels: inside, they covered the bands
-axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize="small")
+axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.22))
 attn_pattern = X.stack(runs, "attn_same") + X.stack(runs, "attn_query")
 plotting.mean_band(
     axes[1],
@@ -294,7 +294,7 @@ axes[1].set(
     title="A-9: attention concentration",
     ylim=(0, 1),
 )
-axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize="small")
+axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.22))
 fig.tight_layout()
 plt.show()
 attn_end = {
@@ -328,10 +328,10 @@ print(
 # feature part to $\bar\mu$ and of the label part to $q$ against their magnitudes,
 # coloured by iteration.
 
-# %% mystnb={"figure": {"caption": "Proposition 2, first seed: each neuron's row of $W_O W_V$ at every recorded iteration (colour = iteration), angle against magnitude. Left (A-10): feature part against $\\bar\\mu$; right (A-11): label part against $q$. Look at the rows that grow: label parts go to 0 degrees for $a_i>0$ and to 180 degrees for $a_i<0$, feature parts to small angles from $\\bar\\mu$.", "name": "fig-in-domain-perceptron"}} tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Proposition 2, first seed: each neuron's row of $W_O W_V$ at every recorded iteration (colour = iteration), angle against magnitude. Left (A-10): feature part against $\\bar\\mu$; right (A-11): label part against $q$. Look at the rows that grow: label parts go to 0 degrees for $a_i>0$ and to 180 degrees for $a_i<0$, feature parts to small angles from $\\bar\\mu$.", "name": "fig-in-domain-perceptron"}} tags=["hide-input", "full-width"]
 r0 = runs[0]
 pos = r0["weights"]["a"] > 0
-fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.2))
+fig, axes = plt.subplots(1, 2, figsize=(plotting.WIDE, 4.2))
 sc = plotting.embedding_scatter(axes[0], r0["feat_angle"], r0["feat_norm"], it)
 axes[0].set(
     xlabel="magnitude of the feature part", ylabel="angle to $\\bar\\mu$ (degrees)"
@@ -425,7 +425,7 @@ err_rand = rand_runs.array("err_unseen", "task_fraction", "seed").values
 covers = rand_runs.array("covers", "task_fraction", "seed").values.astype(bool)
 
 # %% mystnb={"figure": {"caption": "Unseen-task error after training against the fraction $|\\mathcal T_{tr}|/|\\mathcal T|$ of tasks trained on. Blue: uniform covers of the patterns ($r$ cyclic shifts; median and range over seeds). Dots: random task sets, one per seed, filled when the set holds every IDR pattern both as a \"+1\" and as a \"-1\" pattern, crosses when it misses one. Dashed: Theorem 1's fraction $(M_1-1)^{-1/2}$; dotted: the bar $\\epsilon$ + guessing floor. Look at the crosses: every set that misses a pattern fails, whatever its fraction, while the covers generalize (median seed), also left of the dashed line.", "name": "fig-in-domain-task-fraction"}} tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(7.5, 4.2))
+fig, ax = plt.subplots(figsize=(plotting.WIDTH, 4.2))
 plotting.mean_band(
     ax,
     realized[:, 0],
@@ -457,7 +457,7 @@ ax.set(
     title="Task fraction and cover",
 )
 ax.set_ylim(bottom=-0.02)  # the points at 0 stay visible above the axis
-ax.legend(loc="upper right", fontsize="small")
+ax.legend(loc="upper right")
 plt.show()
 for f, e in zip(realized[:, 0], err_frac):
     print(
@@ -535,7 +535,7 @@ for c, r in zip(len_cfgs, len_runs):
 bar_len = {a: eps + data.guess_floor(a, prof.l_ts_length) for a in prof.alphas_length}
 
 # %% mystnb={"figure": {"caption": "Unseen-task error after training against the training prompt length $l_{tr}$ (log axis), one curve per $\\alpha$ (median and range over seeds), each with its dashed line at $l_{tr}=1/\\alpha$ (condition 2 of Theorem 1) and its dotted bar $\\epsilon$ + guessing floor. Look at where the curves drop: at or before their own dashed line -- $l_{tr}\\ge 1/\\alpha$ always suffices, and small $\\alpha$ can learn from shorter prompts.", "name": "fig-in-domain-prompt-length"}} tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots(figsize=(plotting.WIDTH, 4))
 for alpha in prof.alphas_length:
     ls = sorted(err_len[alpha])
     line = plotting.mean_band(
@@ -638,7 +638,7 @@ t_med = np.array(
 fit = stats.fit_power_law_ci(alphas, t_hit)
 
 # %% mystnb={"figure": {"caption": "Iterations needed to reach the target error against $\\alpha$ (log-log; dots: seeds, line: median of the seeds that reached it), the fitted power law with its 90% bootstrap interval over seeds (band) and the predicted slope $-2/3$ (condition 3 of Theorem 1). Look at the sign of the slope -- fewer relevant examples, more iterations -- and compare its steepness with $-2/3$ (discussed below).", "name": "fig-in-domain-iterations"}} tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(6.5, 4))
+fig, ax = plt.subplots(figsize=(plotting.WIDTH, 4))
 for k in range(len(seeds)):
     ax.plot(
         alphas,
@@ -674,7 +674,8 @@ ax.set(
     ylabel="iterations to reach $\\epsilon$ + floor",
     title="Iterations needed vs $\\alpha$",
 )
-ax.legend(fontsize="x-small")
+fig.tight_layout()
+plotting.legend_below(ax)
 plt.show()
 print(
     f"iterations until the unseen error is at most eps + floor (eps = {eps}, l_ts = {prof.l_ts_length}):"

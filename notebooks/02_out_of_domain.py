@@ -150,7 +150,7 @@ err_id = err_id_da.values
 
 # %% mystnb={"figure": {"caption": "A-12: error on OOD prompts against the test prompt length $l_{ts}$, one curve per scale $S_1$ of the ODR patterns (dashed: $S_1<1$), beside the in-domain error; dotted: the resolution $1/n$ of the test set. Look at $S_1\\ge1$ following the in-domain curve, and at $S_1<1$ staying above it (Theorem 2).", "name": "fig-ood-length"}} tags=["hide-input"]
 floor = 1 / (prof.n_eval * len(seeds))
-fig, ax = plt.subplots(figsize=(7.5, 4.2))
+fig, ax = plt.subplots(figsize=(plotting.WIDTH, 4.2))
 colors = plt.cm.viridis(np.linspace(0, 0.9, len(prof.S1s)))
 for k, S1 in enumerate(prof.S1s):
     plotting.mean_band(
@@ -181,7 +181,8 @@ ax.set(
     title="A-12: OOD error vs $l_{ts}$ (dashed: $S_1<1$)",
 )
 plotting.plain_log_ticks(ax, prof.lengths)
-ax.legend(ncol=2)
+fig.tight_layout()
+plotting.legend_below(ax, ncol=3)
 plt.show()
 print(f"OOD error, median over {len(seeds)} seeds:")
 for k, S1 in enumerate(prof.S1s):
@@ -228,8 +229,8 @@ err_a_da = X.evaluate_runs(runs, tests_a, device=dev).array(
 )  # S1 = None: in domain
 err_a = err_a_da.values
 
-# %% mystnb={"figure": {"caption": "A-13: error against $l_{ts}$ for several fractions $\\alpha'$ of relevant test examples, in domain (left) and out of domain (right); dashed lines at $l_{ts}=1/\\alpha'$ (one relevant example on average), dotted: the resolution $1/n$ of the test set. Look at the curves shifting left as $\\alpha'$ grows -- more informative prompts need fewer examples -- and at the error still falling well past $1/\\alpha'$: a low error needs several relevant examples.", "name": "fig-ood-alpha"}} tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+# %% mystnb={"figure": {"caption": "A-13: error against $l_{ts}$ for several fractions $\\alpha'$ of relevant test examples, in domain (left) and out of domain (right); dashed lines at $l_{ts}=1/\\alpha'$ (one relevant example on average), dotted: the resolution $1/n$ of the test set. Look at the curves shifting left as $\\alpha'$ grows -- more informative prompts need fewer examples -- and at the error still falling well past $1/\\alpha'$: a low error needs several relevant examples.", "name": "fig-ood-alpha"}} tags=["hide-input", "full-width"]
+fig, axes = plt.subplots(1, 2, figsize=(plotting.WIDE, 4), sharey=True)
 colors = plt.cm.plasma(np.linspace(0, 0.8, len(prof.alphas_test)))
 for d, (ax, title) in enumerate(
     zip(axes, ["in domain (unseen tasks)", f"out of domain, $S_1$ = {prof.S1_alpha}"])
@@ -309,7 +310,7 @@ attn_q = np.stack(
 )  # (seeds, tests, iterations)
 
 # %% mystnb={"figure": {"caption": "Attention of the query on the columns with its ODR pattern (the same-pattern contexts and the query itself, Proposition 1's quantity), over training, one curve per $S_1$ (median and range over seeds), beside the in-domain (IDR) concentration (thick dotted); thin dotted: uniform attention. Look at the order of the curves: concentration grows with $S_1$ and saturates, close to the in-domain level from $S_1=1$ on and at it from $S_1\\approx\\sqrt2$ (Proposition 1 out of domain).", "name": "fig-ood-attention"}} tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(9, 4))
+fig, ax = plt.subplots(figsize=(plotting.WIDTH, 4))
 colors = plt.cm.viridis(np.linspace(0, 0.9, len(prof.S1s)))
 for k, S1 in enumerate(prof.S1s):
     plotting.mean_band(
@@ -346,10 +347,8 @@ ax.set(
     ylim=(0, 1),
     title=f"Attention concentration on ODR prompts ($l_{{ts}}$ = {prof.l_mech})",
 )
-ax.legend(
-    loc="upper left", bbox_to_anchor=(1.01, 1.0)
-)  # beside the axes, off the curves
 fig.tight_layout()
+plotting.legend_below(ax, ncol=3)  # off the curves
 plt.show()
 final_attn = np.median(attn_m[:, :, -1], axis=0)
 print(
@@ -408,7 +407,7 @@ for a in prof.alphas_baseline:
     for name in learner_names:
         cmp[a, name] = np.stack([p[name] for p in per_len], axis=1)
 
-# %% mystnb={"figure": {"caption": "A-27, A-28: error of the trained transformer (ICL, black) and of scikit-learn learners fitted on each prompt's context examples, against the number of context examples, one panel per $\\alpha'$; mean over seeds, range shaded, log scale; dotted: one wrong prompt in all seeds' prompts (a zero error is drawn there). Look at ICL against each learner: below logistic regression, the RBF-SVM and 3-NN, and close to 1-NN and the linear SVM (explained below).", "name": "fig-ood-baselines"}} tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "A-27, A-28: error of the trained transformer (ICL, black) and of scikit-learn learners fitted on each prompt's context examples, against the number of context examples, one panel per $\\alpha'$; mean over seeds, range shaded, log scale; dotted: one wrong prompt in all seeds' prompts (a zero error is drawn there). Look at ICL against each learner: below logistic regression, the RBF-SVM and 3-NN, and close to 1-NN and the linear SVM (explained below).", "name": "fig-ood-baselines"}} tags=["hide-input", "full-width"]
 floor_b = 1 / (prof.n_eval_baseline * len(seeds))
 styles_b = dict(
     zip(
@@ -422,7 +421,9 @@ styles_b = dict(
         ],
     )
 )
-fig, axes = plt.subplots(1, len(prof.alphas_baseline), figsize=(11, 4.2), sharey=True)
+fig, axes = plt.subplots(
+    1, len(prof.alphas_baseline), figsize=(plotting.WIDE, 4.2), sharey=True
+)
 for ax, a in zip(np.atleast_1d(axes), prof.alphas_baseline):
     plotting.mean_band(
         ax,
@@ -447,11 +448,9 @@ for ax, a in zip(np.atleast_1d(axes), prof.alphas_baseline):
         )
     ax.axhline(floor_b, color=plotting.THEORY_COLOR, ls=":", lw=1)
     ax.set_yscale("log")
-    ax.set(xlabel="number of context examples $l_{ts}$", title=f"$\\alpha'$ = {a}")
+    ax.set(xlabel="context examples $l_{ts}$", title=f"$\\alpha'$ = {a}")
 np.atleast_1d(axes)[0].set_ylabel("error on unseen tasks (log)")
-np.atleast_1d(axes)[-1].legend(
-    loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small"
-)
+np.atleast_1d(axes)[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1))
 fig.suptitle("A-27, A-28: in-context learning vs learners fitted on the context")
 fig.tight_layout()
 plt.show()

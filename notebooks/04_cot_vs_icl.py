@@ -148,7 +148,7 @@ print(
 
 # %% mystnb={"figure": {"caption": "A training prompt of Part II: three examples of a two-step reasoning task (blue lines separate them), one column per step (tick label: its step), and the query q asking for step 2. Rows above the red line hold a step's input pattern and its positional code, rows below its output pattern. Look at the query: its output rows are empty -- the model must produce them from the examples of the same step.", "name": "fig-cot-prompt"}} tags=["hide-input"]
 P = cot.data.embed_cot(world, pr)[0]
-fig, ax = plt.subplots(figsize=(7, 3.2))
+fig, ax = plt.subplots(figsize=(plotting.WIDTH, 3.2))
 ax.imshow(P.T.numpy(), cmap="Greys", aspect="auto", vmin=0, vmax=1)
 ax.axhline(base.d - 0.5, color="tab:red", lw=1)
 for x in range(base.K, P.shape[0] - base.K + 1, base.K):
@@ -215,8 +215,8 @@ _ = export.save_table(
     "training-loss", loss10.to_dataframe("loss_mean_of_10_steps").reset_index()
 )
 
-# %% mystnb={"figure": {"caption": "Left (Theorem 4): squared training loss, one curve per $\\alpha$ (10-step average, mean over seeds, range shaded), and the loss target (dotted) at which we count the iterations. Right (B-20): the query's attention on four categories of context columns during training at the $\\alpha$ in the title, and (dashed) on all columns of its step. Look at smaller $\\alpha$ leaving the plateau later, and at the two stages: attention on the query's step (dashed) rises first, on its step *and* pattern afterwards.", "name": "fig-cot-training"}} tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+# %% mystnb={"figure": {"caption": "Left (Theorem 4): squared training loss, one curve per $\\alpha$ (10-step average, mean over seeds, range shaded), and the loss target (dotted) at which we count the iterations. Right (B-20): the query's attention on four categories of context columns during training at the $\\alpha$ in the title, and (dashed) on all columns of its step. Look at smaller $\\alpha$ leaving the plateau later, and at the two stages: attention on the query's step (dashed) rises first, on its step *and* pattern afterwards.", "name": "fig-cot-training"}} tags=["hide-input", "full-width"]
+fig, axes = plt.subplots(1, 2, figsize=(plotting.WIDE, 3.8))
 kernel = np.ones(10) / 10
 colors = plt.cm.viridis(np.linspace(0, 0.9, len(by_alpha)))
 for c, (a, rs) in zip(colors, by_alpha.items()):
@@ -231,7 +231,6 @@ axes[0].set(
     ylabel="squared loss (10-step average)",
     title="Theorem 4: training loss",
 )
-axes[0].legend(fontsize="x-small", ncol=2)
 main = by_alpha[prof.alpha_main]
 attn = np.stack([r["attn"] for r in main])  # (seeds, R, 4)
 for c, name in enumerate(cot.probes.CATEGORIES):
@@ -250,8 +249,9 @@ axes[1].set(
     ylim=(0, 1),
     title=f"B-20: attention by category ($\\alpha$ = {prof.alpha_main})",
 )
-axes[1].legend(fontsize="x-small")
 fig.tight_layout()
+plotting.legend_below(axes[0], ncol=3)  # inside, they covered the curves
+plotting.legend_below(axes[1])
 plt.show()
 
 
@@ -331,9 +331,8 @@ print(
     f"+ {abc[1]:.1f} alpha^-1 + {abc[2]:.1f}, largest deviation {dev:.0%}"
 )
 
+
 # %% mystnb={"figure": {"caption": "Theorem 4's iteration count: the iterations to the loss target against $\\alpha$ (log-log), one dot per seed and the median per $\\alpha$, the fitted power law with its 90 % bootstrap band of slopes (shaded), the slope $-2$ of the theorem's leading term (dotted) and the theorem's whole form $a\\alpha^{-2}+b\\alpha^{-1}+c$ fitted to the medians (dashed). Look at the curvature: steeper at small $\\alpha$ than at large.", "name": "fig-cot-iterations"}} tags=["hide-input"]
-
-
 def slope_band(ax, x, fit, color):
     """The fitted power law and the band between the slopes lo and hi, pivoting at the geometric mean of x."""
     xx = np.geomspace(min(x), max(x), 50)
@@ -351,7 +350,7 @@ def slope_band(ax, x, fit, color):
     return xc, yc
 
 
-fig, ax = plt.subplots(figsize=(6.5, 4))
+fig, ax = plt.subplots(figsize=(plotting.WIDTH, 4))
 A_ = t_hit_da.alpha.broadcast_like(t_hit_da)  # each run's alpha, by label
 ax.plot(
     A_.values.ravel(),
@@ -389,7 +388,8 @@ plotting.plain_log_ticks(
     [v for v in y_ticks if np.nanmin(t_hit) / 1.5 <= v <= 1.5 * np.nanmax(t_hit)],
     axis="y",
 )
-ax.legend(fontsize="x-small")
+fig.tight_layout()
+plotting.legend_below(ax)
 plt.show()
 
 # %% [markdown]
@@ -493,8 +493,8 @@ _ = export.save_table(
     pd.concat(below_table(rs).assign(M=M_) for M_, rs in below.items()),
 )
 
-# %% mystnb={"figure": {"caption": "The deciding experiment for $\\alpha$ below $1/M$. Left: training loss at $\\alpha=0.2$ with $M=4$ patterns ($\\alpha<1/M$) and with $M=8$ ($\\alpha>1/M$), 10-step average, mean over seeds with the range shaded, and the loss target (dotted). Right: where the query's attention ends up (median over seeds). Look at the $M=4$ loss: it leaves the first plateau and then stays flat, however long it trains, with the attention on the *other* patterns of the query's step.", "name": "fig-cot-below"}} tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+# %% mystnb={"figure": {"caption": "The deciding experiment for $\\alpha$ below $1/M$. Left: training loss at $\\alpha=0.2$ with $M=4$ patterns ($\\alpha<1/M$) and with $M=8$ ($\\alpha>1/M$), 10-step average, mean over seeds with the range shaded, and the loss target (dotted). Right: where the query's attention ends up (median over seeds). Look at the $M=4$ loss: it leaves the first plateau and then stays flat, however long it trains, with the attention on the *other* patterns of the query's step.", "name": "fig-cot-below"}} tags=["hide-input", "full-width"]
+fig, axes = plt.subplots(1, 2, figsize=(plotting.WIDE, 3.8))
 for (M_, rs), c in zip(below.items(), ("tab:red", "tab:green")):
     sm = np.stack([np.convolve(r["loss"], kernel, mode="valid") for r in rs])
     plotting.mean_band(
@@ -511,28 +511,26 @@ axes[0].set(
     ylabel="squared loss (10-step average)",
     title=f"training at $\\alpha$ = {prof.alpha_below}",
 )
-axes[0].legend()
 width = 0.38
 for j, ((M_, at), c) in enumerate(zip(below_attn.items(), ("tab:red", "tab:green"))):
-    axes[1].bar(
+    axes[1].barh(
         np.arange(4) + (j - 0.5) * width,
         np.median(at, 0),
         width,
         color=c,
         label=f"$M$ = {M_}",
     )
-axes[1].set_xticks(
-    np.arange(4),
-    [n.replace(", ", "\n") for n in cot.probes.CATEGORIES],
-    fontsize="x-small",
-)
+# horizontal bars: the category names side by side under vertical bars collided
+axes[1].set_yticks(np.arange(4), cot.probes.CATEGORIES)
+axes[1].invert_yaxis()
 axes[1].set(
-    ylabel="final attention of the query",
-    ylim=(0, 1),
+    xlabel="final attention of the query",
+    xlim=(0, 1),
     title="where the attention ends up",
 )
-axes[1].legend()
+axes[1].legend(loc="lower right")
 fig.tight_layout()
+plotting.legend_below(axes[0], ncol=1)  # inside, it covered the M = 8 curve
 plt.show()
 
 # %% [markdown]
@@ -586,7 +584,7 @@ def sweep(alpha_test, tau, condition1=True):
 b17 = {a: sweep(a, prof.tau_main) for a in prof.alphas_test}
 b18 = {t: sweep(prof.alpha_test_main, t) for t in prof.taus}
 
-# %% mystnb={"figure": {"caption": "B-17, B-18: error of CoT (top) and ICL (bottom, B-17i, B-18i) on noisy test prompts against the number of context examples $l_{ts}$, for several $\\alpha'$ (left) and several step accuracies $\\tau^f$ (right); mean over seeds, range shaded; dotted: one wrong prompt in all seeds' prompts (zero errors are drawn there). Look at larger $\\alpha'$ and larger $\\tau^f$ shortening the prompt needed, and at ICL needing longer prompts than CoT.", "name": "fig-cot-length"}} tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "B-17, B-18: error of CoT (top) and ICL (bottom, B-17i, B-18i) on noisy test prompts against the number of context examples $l_{ts}$, for several $\\alpha'$ (left) and several step accuracies $\\tau^f$ (right); mean over seeds, range shaded; dotted: one wrong prompt in all seeds' prompts (zero errors are drawn there). Look at larger $\\alpha'$ and larger $\\tau^f$ shortening the prompt needed, and at ICL needing longer prompts than CoT.", "name": "fig-cot-length"}} tags=["hide-input", "full-width"]
 floor = 1 / (prof.n_tasks * prof.n_per_task * len(seeds))
 tau_o = {
     t: cot.transitions.tau_o_f(
@@ -594,7 +592,7 @@ tau_o = {
     )
     for t in prof.taus
 }
-fig, axes = plt.subplots(2, 2, figsize=(11, 7.2), sharex=True, sharey=True)
+fig, axes = plt.subplots(2, 2, figsize=(plotting.WIDE, 7.2), sharex=True, sharey=True)
 for row, kind in enumerate(["cot", "icl"]):
     for col, (sw, lab, fmt) in enumerate(
         [
@@ -629,12 +627,15 @@ for row, kind in enumerate(["cot", "icl"]):
         plotting.plain_log_ticks(
             ax, [l for l in prof.lengths if l in (1, 2, 5, 10, 20, 40, 100)]
         )
-        ax.legend(fontsize="x-small")
 for ax in axes[1]:
     ax.set_xlabel("number of test context examples $l_{ts}$")
 for ax in axes[:, 0]:
     ax.set_ylabel("error")
 fig.tight_layout()
+for col, ax in enumerate(
+    axes[1]
+):  # a legend under each column: inside, they covered curves
+    plotting.legend_below(ax, ncol=2 if col == 0 else 1)
 plt.show()
 
 points = [("alpha'", a, prof.tau_main, r) for a, r in b17.items()] + [
@@ -685,7 +686,7 @@ def fit_needed(pts):
 
 x_all, fit_l = fit_needed(list(need_at))
 fits = {name: fit_needed(pts) for name, pts in sweep_pts.items()}
-fig, ax = plt.subplots(figsize=(6.5, 4.2))
+fig, ax = plt.subplots(figsize=(plotting.WIDTH, 4.2))
 for (name, pts), c in zip(sweep_pts.items(), ("tab:blue", "tab:green")):
     x, f = fits[name]
     y = np.stack([need_at[p] for p in pts])
@@ -718,7 +719,8 @@ ax.set(
 )
 plotting.plain_log_ticks(ax, sorted(set(int(round(x)) for x in x_all)))
 plotting.plain_log_ticks(ax, [5, 10, 20, 50], axis="y")
-ax.legend(fontsize="x-small")
+fig.tight_layout()
+plotting.legend_below(ax)
 plt.show()
 for name, f in [("both sweeps", fit_l)] + [(n, f) for n, (_, f) in fits.items()]:
     print(
@@ -782,7 +784,7 @@ _ = export.save_table(
 )
 
 # %% mystnb={"figure": {"caption": "B-19: CoT and ICL error against $l_{ts}$ at the same step accuracy $\\tau^f$, when Condition 1 holds and when it fails (mean over seeds, range shaded). Look at ICL without Condition 1: its error *rises* with the prompt length, while CoT's falls in both cases (Theorems 5 and 6).", "name": "fig-cot-condition1"}} tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(9, 4))
+fig, ax = plt.subplots(figsize=(plotting.WIDTH, 4))
 for kind, name, marker in (("cot", "CoT", "o"), ("icl", "ICL", "s")):
     for res, ls, cond in ((with_c1, "-", "holds"), (without_c1, "--", "fails")):
         plotting.mean_band(

@@ -108,7 +108,7 @@ print(f"{n_params} trained weights per GPT-2 ({len(runs)} models)")
 
 # %% mystnb={"figure": {"caption": "GPT-2 training: error on prompts of seen and unseen tasks (median and range over seeds) against the training iteration. Look at the long plateau at 0.5 and the sudden drop part-way through training, on unseen tasks as on seen ones.", "name": "fig-gpt2-training"}} tags=["hide-input"]
 floor_tr = data.guess_floor(base.alpha_test, base.l_ts)
-fig, ax = plt.subplots(figsize=(7.5, 3.8))
+fig, ax = plt.subplots(figsize=(plotting.WIDTH, 3.8))
 for key, color, label in [
     ("err_seen", "tab:blue", "seen tasks"),
     ("err_unseen", "tab:red", "unseen tasks"),
@@ -171,8 +171,8 @@ one_same = np.median(one_probe["attn_same"][:, 0] / np.asarray(idx_counts))
 K = base.n_layer
 uniform = 1 / (base.l_ts + 1)
 
-# %% mystnb={"figure": {"caption": "A-21 to A-23: per layer (columns), the query's mean attention weight on a context column with its own pattern (solid) and on one with another pattern (thin), over training; top: ODR prompts, bottom: in-domain prompts of unseen tasks; median and range over seeds. Dotted: uniform attention; dashed: the one-layer model's final weight per same-pattern column on the same ODR prompts. Look at which layers separate the two curves, when, and how far below the one-layer model they stay.", "name": "fig-gpt2-attention"}} tags=["hide-input"]
-fig, axes = plt.subplots(2, K, figsize=(11, 5.6), sharex=True, sharey=True)
+# %% mystnb={"figure": {"caption": "A-21 to A-23: per layer (columns), the query's mean attention weight on a context column with its own pattern (solid) and on one with another pattern (thin), over training; top: ODR prompts, bottom: in-domain prompts of unseen tasks; median and range over seeds. Dotted: uniform attention; dashed: the one-layer model's final weight per same-pattern column on the same ODR prompts. Look at which layers separate the two curves, when, and how far below the one-layer model they stay.", "name": "fig-gpt2-attention"}} tags=["hide-input", "full-width"]
+fig, axes = plt.subplots(2, K, figsize=(plotting.WIDE, 5.6), sharex=True, sharey=True)
 for row, (tag, name) in enumerate(
     [("odr", f"ODR, $S_1$ = {base.S1_probe}"), ("id", "in domain")]
 ):
@@ -205,11 +205,10 @@ for row, (tag, name) in enumerate(
         ax.set_title(f"layer {k + 1}, {name}", fontsize="medium")
         if row == 1:
             ax.set_xlabel("training iteration $t$")
-    axes[row, 0].set_ylabel("attention per column")
-handles, labels = axes[0, 0].get_legend_handles_labels()
-fig.legend(handles, labels, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.04))
+fig.supylabel("attention per column")  # once: one label per row collided
 fig.suptitle("A-21..A-23: the query's attention by pattern, per layer")
-fig.tight_layout(rect=(0, 0.04, 1, 1))
+fig.tight_layout()
+plotting.legend_below(fig, ncol=3, handles=axes[0, 0].get_legend_handles_labels()[0])
 plt.show()
 same_odr, other_odr = X.stack(runs, "attn_same_odr"), X.stack(runs, "attn_other_odr")
 ratio_final = np.median(same_odr[:, -1] / other_odr[:, -1], axis=0)  # (K,)
@@ -288,8 +287,8 @@ agree = np.array(
 )  # (seeds, K)
 growth = np.median(mag[:, -1].mean(-1) / mag[:, 0].mean(-1), axis=0)  # (K,)
 
-# %% mystnb={"figure": {"caption": "A-24 to A-26: the MLP neurons of each layer of one GPT-2 (seed 0): angle between the neuron's label direction and $q$ (x) against its magnitude (y), colour = training iteration, upward triangles for a positive output sign and downward for a negative one. Look at the magnitudes growing over training, and at the layers where the upward triangles move to small angles and the downward ones to large angles (Proposition 2's split).", "name": "fig-gpt2-neurons"}} tags=["hide-input"]
-fig, axes = plt.subplots(1, K, figsize=(11, 3.8), sharey=True)
+# %% mystnb={"figure": {"caption": "A-24 to A-26: the MLP neurons of each layer of one GPT-2 (seed 0): angle between the neuron's label direction and $q$ (x) against its magnitude (y), colour = training iteration, upward triangles for a positive output sign and downward for a negative one. Look at the magnitudes growing over training, and at the layers where the upward triangles move to small angles and the downward ones to large angles (Proposition 2's split).", "name": "fig-gpt2-neurons"}} tags=["hide-input", "full-width"]
+fig, axes = plt.subplots(1, K, figsize=(plotting.WIDE, 3.8), sharey=True)
 cmap = plt.cm.viridis
 for k, ax in enumerate(np.atleast_1d(axes)):
     for j, s in enumerate(snap):
@@ -310,7 +309,7 @@ for k, ax in enumerate(np.atleast_1d(axes)):
     ax.set_xticks([0, 45, 90, 135, 180])
 np.atleast_1d(axes)[0].set_ylabel("magnitude $|u_i|$")
 np.atleast_1d(axes)[-1].legend(
-    loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small", title="iteration"
+    loc="upper left", bbox_to_anchor=(1.02, 1), title="iteration"
 )
 fig.suptitle(
     "A-24..A-26: neurons by angle to $q$ and magnitude ($\\triangle$: output sign +, $\\triangledown$: -)"
@@ -359,9 +358,9 @@ err_g_da = gpt2.evaluate(runs, tests_S1, device=dev).array("err", "seed", "S1", 
 err_1_da = X.evaluate_runs(one, tests_S1, device=dev).array("err", "seed", "S1", "l_ts")
 err_g, err_1 = err_g_da.values, err_1_da.values
 
-# %% mystnb={"figure": {"caption": "A-12: error on OOD prompts against the test length $l_{ts}$, one curve per $S_1$ (dashed: $S_1<1$), and in domain (grey); left the one-layer model of Eq. 7, right GPT-2, tested on the same prompts; median over seeds, range shaded; dotted: the resolution $1/n$. Look at the $S_1<1$ curves: on GPT-2 they level off above the $S_1\\ge1$ curves, as on the source's figure.", "name": "fig-gpt2-ood-length"}} tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "A-12: error on OOD prompts against the test length $l_{ts}$, one curve per $S_1$ (dashed: $S_1<1$), and in domain (grey); left the one-layer model of Eq. 7, right GPT-2, tested on the same prompts; median over seeds, range shaded; dotted: the resolution $1/n$. Look at the $S_1<1$ curves: on GPT-2 they level off above the $S_1\\ge1$ curves, as on the source's figure.", "name": "fig-gpt2-ood-length"}} tags=["hide-input", "full-width"]
 floor = 1 / (prof.n_eval * len(seeds))
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(plotting.WIDE, 4.2), sharey=True)
 colors = plt.cm.viridis(np.linspace(0, 0.9, len(prof.S1s)))
 for ax, err, title in [
     (axes[0], err_1, "one-layer model (Eq. 7)"),
@@ -398,7 +397,7 @@ for ax, err, title in [
     )
     plotting.plain_log_ticks(ax, prof.lengths)
 axes[0].set_ylabel("error (log)")
-axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small")
+axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1))
 fig.tight_layout()
 plt.show()
 med_g, med_1 = np.median(err_g, 0), np.median(err_1, 0)  # (S1s + in domain, lengths)
@@ -432,8 +431,8 @@ err_ag_da = gpt2.evaluate(runs, tests_a, device=dev).array("err", *dims_a)
 err_a1_da = X.evaluate_runs(one, tests_a, device=dev).array("err", *dims_a)
 err_ag, err_a1 = err_ag_da.values, err_a1_da.values
 
-# %% mystnb={"figure": {"caption": "A-13: error against $l_{ts}$ for fractions $\\alpha'$ of relevant test examples, in domain (left column) and out of domain (right column); top the one-layer model, bottom GPT-2, on the same prompts; median over seeds, range shaded; dashed verticals at $l_{ts}=1/\\alpha'$. Look at the order of the curves: a larger $\\alpha'$ needs shorter prompts, on both models.", "name": "fig-gpt2-alpha"}} tags=["hide-input"]
-fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True, sharey=True)
+# %% mystnb={"figure": {"caption": "A-13: error against $l_{ts}$ for fractions $\\alpha'$ of relevant test examples, in domain (left column) and out of domain (right column); top the one-layer model, bottom GPT-2, on the same prompts; median over seeds, range shaded; dashed verticals at $l_{ts}=1/\\alpha'$. Look at the order of the curves: a larger $\\alpha'$ needs shorter prompts, on both models.", "name": "fig-gpt2-alpha"}} tags=["hide-input", "full-width"]
+fig, axes = plt.subplots(2, 2, figsize=(plotting.WIDE, 7), sharex=True, sharey=True)
 colors = plt.cm.plasma(np.linspace(0, 0.8, len(prof.alphas_test)))
 for row, (err, model) in enumerate([(err_a1, "one-layer model"), (err_ag, "GPT-2")]):
     for d, where in enumerate(["in domain", f"OOD, $S_1$ = {prof.S1_alpha}"]):
@@ -456,7 +455,7 @@ for row, (err, model) in enumerate([(err_a1, "one-layer model"), (err_ag, "GPT-2
         if row == 1:
             ax.set_xlabel("test prompt length $l_{ts}$")
     axes[row, 0].set_ylabel("error (log)")
-axes[0, 1].legend(fontsize="small")
+axes[0, 1].legend(loc="lower left")  # the empty corner
 fig.tight_layout()
 plt.show()
 need = {}

@@ -52,3 +52,51 @@ def test_retina_figures_when_asked(monkeypatch):
     data, meta = out
     png_width = int.from_bytes(base64.b64decode(data)[16:20], "big")
     assert png_width in (2 * meta["width"], 2 * meta["width"] + 1)  # drawn at 2x, shown at 1x
+
+
+def test_every_figure_text_is_at_least_body_size():
+    """Ticks, legends, labels and titles are drawn at >= 16 CSS px (the body text) at the book's DPI."""
+    plotting.set_theme()
+    assert plt.rcParams["figure.dpi"] == plotting.DPI
+    keys = (
+        "font.size",
+        "axes.labelsize",
+        "axes.titlesize",
+        "xtick.labelsize",
+        "ytick.labelsize",
+        "legend.fontsize",
+        "legend.title_fontsize",
+        "figure.titlesize",
+    )
+    sizes = {k: plotting.text_px(plt.rcParams[k]) for k in keys}
+    assert all(px >= 16 for px in sizes.values()), sizes
+
+
+def test_figure_widths_fit_the_column():
+    """WIDTH fits the 672 px text column, WIDE the 914 px of a full-width cell, at DPI."""
+    assert plotting.WIDTH * plotting.DPI <= 672
+    assert plotting.WIDTH < plotting.WIDE and plotting.WIDE * plotting.DPI <= 914
+
+
+def test_legend_below_covers_no_axes():
+    """The legend sits under the tick labels and x label: of its axes, or of every axes."""
+    plotting.set_theme()
+    fig, axes = plt.subplots(1, 2, figsize=(plotting.WIDE, 3))
+    for ax in axes:
+        ax.plot([0, 1], [0, 1], label="a line")
+        ax.plot([0, 1], [1, 0], label="another line")
+        ax.set_xlabel("x label")
+    fig.tight_layout()
+    r = fig.canvas.get_renderer()
+    boxes = [ax.get_tightbbox(r) for ax in axes]
+    for target, under in ((axes[0], boxes[:1]), (fig, boxes)):
+        leg = plotting.legend_below(target, ncol=2)
+        lb = leg.get_window_extent(r)
+        assert all(lb.y1 <= b.y0 for b in under)
+        if target is fig:
+            centre = (min(b.x0 for b in under) + max(b.x1 for b in under)) / 2
+        else:
+            centre = (target.get_window_extent(r).x0 + target.get_window_extent(r).x1) / 2
+        assert abs((lb.x0 + lb.x1) / 2 - centre) < 2
+        leg.remove()
+    plt.close(fig)

@@ -17,9 +17,36 @@ __all__ = [
     "embedding_scatter",
     "plain_log_ticks",
     "THEORY_COLOR",
+    "WIDTH",
+    "WIDE",
+    "DPI",
+    "TEXT_PT",
+    "text_px",
+    "legend_below",
 ]
 
 THEORY_COLOR = "0.25"
+
+#: Inline figures are drawn at DPI pixels per inch (and at twice that for high-DPI screens,
+#: shown at the same size), so a figure ``w`` inches wide takes ``w * DPI`` CSS pixels.
+DPI = 90
+#: The widest figure, in inches, that the book's text column (672 CSS px at 1280 px) shows
+#: without shrinking it.
+WIDTH = 7.4
+#: The widest figure of a cell tagged ``full-width`` (the column and its margin, 914 px):
+#: multi-panel figures use it.
+WIDE = 10.1
+#: Every text of a figure (ticks, legends, labels, titles) is at least this size in points:
+#: 13 pt at DPI 90 is 16.25 CSS px, the body text's 16 px, when the figure is not shrunk.
+TEXT_PT = 13.0
+
+
+def text_px(size) -> float:
+    """The CSS pixel size of a matplotlib font size (points, or a name like ``"small"``) drawn
+    at :data:`DPI`, under the current rcParams."""
+    from matplotlib.font_manager import FontProperties
+
+    return FontProperties(size=size).get_size_in_points() * DPI / 72
 
 #: Environment variable naming the inline figure format of a notebook kernel (e.g. ``retina``:
 #: PNGs at twice the pixels, shown at the same size); unset, matplotlib's default PNG.
@@ -29,19 +56,20 @@ FIGURE_FORMAT_ENV = "ICL_FIGURE_FORMAT"
 def set_theme() -> None:
     """The book's figure style: seaborn ``whitegrid``, opaque white backgrounds
     (readable in light and dark page themes), colour-blind palette."""
-    # Text a little larger than seaborn's "notebook" context: two-panel figures are shown
-    # scaled down to the book's column width.
-    sns.set_theme(style="whitegrid", context="notebook", palette="colorblind", font_scale=1.15)
+    # Every text at least TEXT_PT (the body text's size once the figure is shown unshrunk: figures
+    # are at most WIDTH inches wide, or WIDE in a full-width cell; on a phone they scroll).
+    sns.set_theme(style="whitegrid", context="notebook", palette="colorblind", font_scale=TEXT_PT / 11)
     plt.rcParams.update(
         {
             "figure.facecolor": "white",
             "axes.facecolor": "white",
             "savefig.facecolor": "white",
             "savefig.transparent": False,
-            "figure.dpi": 90,
+            "figure.dpi": DPI,
             "figure.autolayout": False,
             "axes.titlesize": "medium",
-            "legend.fontsize": "small",
+            "legend.fontsize": TEXT_PT,
+            "legend.title_fontsize": TEXT_PT,
             "legend.framealpha": 0.9,
         }
     )
@@ -52,6 +80,25 @@ def set_theme() -> None:
         except ImportError:  # pragma: no cover - outside IPython
             return
         set_matplotlib_formats(fmt)
+
+
+def legend_below(target, ncol: int = 1, gap_px: float = 6.0, **kw):
+    """A legend under ``target`` -- an Axes, or a Figure for one legend under all its axes --
+    below the tick labels and x label, so that it covers no data.  Call it once the layout is
+    final (after ``tight_layout``); the saved figure grows to hold it.  ``kw`` go to
+    ``legend`` (e.g. ``handles``, ``labels``).  Returns the legend."""
+    fig = target if isinstance(target, plt.Figure) else target.figure
+    renderer = fig.canvas.get_renderer()
+    axes = fig.axes if target is fig else [target]
+    boxes = [ax.get_tightbbox(renderer) for ax in axes if ax.get_visible()]
+    bottom = min(b.y0 for b in boxes) - gap_px
+    if target is fig:
+        x0, x1 = min(b.x0 for b in boxes), max(b.x1 for b in boxes)
+        anchor = fig.transFigure.inverted().transform(((x0 + x1) / 2, bottom))
+        return fig.legend(loc="upper center", bbox_to_anchor=tuple(anchor), ncol=ncol, **kw)
+    box = target.get_window_extent(renderer)
+    anchor = target.transAxes.inverted().transform(((box.x0 + box.x1) / 2, bottom))
+    return target.legend(loc="upper center", bbox_to_anchor=tuple(anchor), ncol=ncol, **kw)
 
 
 def mean_band(ax, x, Y, label=None, color=None, spread="minmax", center="mean", **kw):
