@@ -81,7 +81,12 @@ def test_check_html_in_a_real_browser(tmp_path):
     fine = '<main><img src="fig.png" alt="Error against the prompt length, one curve per S1">'
     fine += '<div style="overflow-x: auto"><table style="width: 2000px"><tr><td>wide</td></tr></table></div></main>'
     (root / "fine.html").write_text(f"<html><body>{fine}</body></html>")
-    bad = '<main><img src="fig.png" alt="fig.png"><div style="width: 900px">too wide</div></main>'
+    bad = '<main><img src="fig.png" alt="fig.png"><div style="width: 900px">too wide</div>'
+    # drawn 2000 px wide, squeezed into the page: its text shrinks with it
+    bad += '<img src="fig.png" alt="A figure drawn too wide for any column" style="width: 2000px; max-width: 100%">'
+    # fits a phone only by scrolling, and needs to scroll on the desktop too
+    bad += '<div style="overflow-x: auto; width: 300px"><img src="fig.png" alt="A figure in a narrow scrolling box"'
+    bad += ' style="width: 500px"></div></main>'
     bad += '<script>console.error("boom")</script>'
     (root / "bad.html").write_text(f"<html><body>{bad}</body></html>")
     report = check_html(str(root), str(tmp_path / "shots"))
@@ -93,7 +98,27 @@ def test_check_html_in_a_real_browser(tmp_path):
     assert any(p.startswith("console error at 1280 px: boom") for p in problems), problems
     assert any(p.startswith("wider than the 390 px phone screen") and "div" in p for p in problems), problems
     assert any(p.startswith("figure without a meaningful alt text: fig.png") for p in problems), problems
+    for width in (1280, 390):
+        assert any(p.startswith("figure shrunk to ") and f"at {width} px" in p for p in problems), problems
+    assert any(p.startswith("figure wider than its column at 1280 px") for p in problems), problems
+    assert not any(p.startswith("figure wider than its column at 390 px") for p in problems), problems
     assert (tmp_path / "shots" / "page-desktop.png").exists() and (tmp_path / "shots" / "page-phone.png").exists()
+
+
+def test_figure_problems_shrunk_or_scrolling_on_the_desktop():
+    from icl_utils.book.browser import figure_problems
+
+    fits = {"src": "a/fig.png", "drawn": 600, "shown": 600, "scrolls": False}
+    shrunk = dict(fits, shown=400)
+    scrolls = dict(fits, scrolls=True)
+    assert figure_problems([fits], 1280, desktop=True) == []
+    assert figure_problems([dict(fits, shown=590)], 1280, desktop=True) == []  # within 2 %
+    (msg,) = figure_problems([shrunk], 390, desktop=False)
+    assert msg.startswith("figure shrunk to 67 % of its drawn size at 390 px") and msg.endswith("fig.png")
+    assert figure_problems([scrolls], 390, desktop=False) == []  # a phone may scroll a figure
+    assert figure_problems([scrolls], 1280, desktop=True) == [
+        "figure wider than its column at 1280 px (it scrolls): fig.png"
+    ]
 
 
 def test_alt_text_must_say_something():

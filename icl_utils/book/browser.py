@@ -3,7 +3,9 @@
 Every page of ``_build/html`` is opened in headless Chromium, driven by Playwright (Debian's
 Chromium, no browser download), at desktop and phone widths; a page fails on a console error,
 a broken local link or image, raw TeX that MathJax did not typeset, a figure without a
-meaningful alt text, or content wider than the phone screen outside something that scrolls.
+meaningful alt text, a figure shown smaller than it was drawn (its text then falls below the
+body text's size) or, on the desktop, wider than its column, or content wider than the phone
+screen outside something that scrolls.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 import time
 from html.parser import HTMLParser
 
-__all__ = ['CHROMIUM_FLAGS', 'VIEWPORTS', 'page_problems', 'alt_problems', 'check_html']
+__all__ = ['CHROMIUM_FLAGS', 'VIEWPORTS', 'page_problems', 'alt_problems', 'figure_problems', 'check_html']
 
 
 CHROMIUM_FLAGS = [
@@ -154,6 +156,33 @@ _IMAGES_JS = """() => Array.from(document.querySelectorAll('main img, article im
   (i) => ({src: i.getAttribute('src') || '', alt: (i.getAttribute('alt') || '').trim()}))"""
 
 
+#: JavaScript: every content image's drawn width (the CSS width the page gives it, else its own
+#: pixels), the width it is shown at, and whether the box it scrolls in must scroll to show it.
+_FIGURES_JS = """() => Array.from(document.querySelectorAll('main img, article img')).map((i) => {
+  let box = null;
+  for (let p = i.parentElement; p && !box; p = p.parentElement)
+    if (['auto', 'scroll'].includes(getComputedStyle(p).overflowX)) box = p;
+  return {src: i.getAttribute('src') || '', drawn: parseFloat(i.style.width) || i.naturalWidth,
+          shown: i.getBoundingClientRect().width,
+          scrolls: box !== null && box.scrollWidth > box.clientWidth + 1};
+})"""
+
+
+def figure_problems(figures: list, width: int, desktop: bool) -> list[str]:
+    """Figures shown smaller than drawn (below 98 %: their text, drawn at the body text's size,
+    shrinks with them) and, on the ``desktop``, figures that must scroll sideways to be seen.
+    ``figures``: dicts with ``src``, ``drawn`` and ``shown`` widths in CSS px, and ``scrolls``."""
+    bad = []
+    for f in figures:
+        name = os.path.basename(f["src"]) or f["src"]
+        if f["drawn"] and f["shown"] < 0.98 * f["drawn"]:
+            pct = 100 * f["shown"] / f["drawn"]
+            bad.append(f"figure shrunk to {pct:.0f} % of its drawn size at {width} px (text below body size): {name}")
+        if desktop and f["scrolls"]:
+            bad.append(f"figure wider than its column at {width} px (it scrolls): {name}")
+    return bad
+
+
 def alt_problems(images: list) -> list[str]:
     """Content images whose alt text says nothing: missing, shorter than a few words, or just the
     image's file name (what Sphinx writes when no alt is given)."""
@@ -174,7 +203,9 @@ def check_html(
 
     A page fails on: a console error or uncaught script error; raw TeX, missing figures, broken
     links, error tracebacks (:func:`page_problems`); a figure whose alt text says nothing
-    (:func:`alt_problems`); content wider than the phone screen outside something that scrolls.
+    (:func:`alt_problems`); a figure shrunk below its drawn size, or wider than its column on the
+    desktop (:func:`figure_problems`); content wider than the phone screen outside something
+    that scrolls.
     Returns {page: [problems]}; screenshots go to ``shots`` (default: ``screenshots`` beside
     ``root``); launch links are checked against the files git tracks in ``repo`` (default: the
     current directory).  Raises if Chromium cannot be found.
@@ -227,6 +258,7 @@ def _check_page(browser, page: str, root: str, shots: str, tracked) -> list[str]
                 "MathJax.startup.promise.then(() => true) : true"
             )
             tab.wait_for_timeout(200)
+            problems += figure_problems(tab.evaluate(_FIGURES_JS), width, desktop=name == "desktop")
             if name == "desktop":
                 problems += page_problems(page, tab.content(), root, tracked)
                 problems += alt_problems(tab.evaluate(_IMAGES_JS))
