@@ -457,7 +457,8 @@ ax.set(
     title="Task fraction and cover",
 )
 ax.set_ylim(bottom=-0.02)  # the points at 0 stay visible above the axis
-ax.legend(loc="upper right")
+fig.tight_layout()
+plotting.legend_below(ax)  # inside, it could cover the random sets' points
 plt.show()
 for f, e in zip(realized[:, 0], err_frac):
     print(

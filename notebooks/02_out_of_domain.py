@@ -255,8 +255,9 @@ for d, (ax, title) in enumerate(
     )
     plotting.plain_log_ticks(ax, prof.lengths)
 axes[0].set_ylabel("error")
-axes[0].legend()
 fig.tight_layout()
+# one legend under both panels: inside, it covered the slowest curve
+plotting.legend_below(fig, ncol=5, handles=axes[0].get_legend_handles_labels()[0])
 plt.show()
 need = {}
 for d, where in enumerate(["in domain", f"OOD S1={prof.S1_alpha}"]):

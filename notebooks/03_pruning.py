@@ -542,7 +542,6 @@ ax.set(
     xlim=(0, 1),
     ylim=(0, 1.05),
 )
-ax.legend(loc="lower left")  # under the falling line
 ax = axes[1]
 plotting.mean_band(
     ax,
@@ -569,6 +568,7 @@ ax.set(
 )
 ax.legend(loc="upper left")
 fig.tight_layout()
+plotting.legend_below(axes[0], ncol=2)  # inside, it covered seeds' points
 plt.show()
 print(f"margin kept, fitted slope: {fit_margin} ({fit_margin.n_seeds} seeds)")
 print(f"margin kept predicted from the row norms, slope: {fit_pred.slope:.2f}")

@@ -100,3 +100,32 @@ def test_legend_below_covers_no_axes():
         assert abs((lb.x0 + lb.x1) / 2 - centre) < 2
         leg.remove()
     plt.close(fig)
+
+
+def test_spaced_ticks_keep_labels_apart():
+    plotting.set_theme()
+    ticks = [1, 2, 3, 4, 5, 7, 10, 13, 16, 20, 25, 30, 40, 50, 70, 100]
+    assert plotting.spaced_ticks(ticks, 0.9, 110, 5000) == ticks  # a long axis keeps them all
+    kept = plotting.spaced_ticks(ticks, 0.9, 110, 400)
+    assert kept[0] == 1 and kept[-1] == 100 and len(kept) < len(ticks)
+    per_decade = 400 / np.log10(110 / 0.9)
+    for a, b in zip(kept, kept[1:]):
+        gap = np.log10(b / a) * per_decade
+        assert gap >= (plotting._label_px(a) + plotting._label_px(b)) / 2
+    assert plotting.spaced_ticks([1, 2, 200], 0.9, 110, 400) == [1, 2]  # outside the limits: dropped
+    assert plotting.spaced_ticks([5], 0.9, 110, 10) == [5]
+
+
+def test_plain_log_ticks_drop_colliding_labels():
+    plotting.set_theme()
+    fig, ax = plt.subplots(figsize=(3, 2))
+    xs = [1, 2, 3, 4, 5, 7, 10, 13, 16, 20, 25, 30, 40, 50, 70, 100]
+    ax.plot(xs, xs)
+    ax.set_xscale("log")
+    plotting.plain_log_ticks(ax, xs)
+    shown = list(ax.get_xticks())
+    assert 1 in shown and 100 in shown and len(shown) < len(xs)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[0] == "1" and labels[-1] == "100" and all(x.isdigit() for x in labels)  # plain numbers
+    plt.close(fig)

@@ -23,6 +23,7 @@ __all__ = [
     "TEXT_PT",
     "text_px",
     "legend_below",
+    "spaced_ticks",
 ]
 
 THEORY_COLOR = "0.25"
@@ -158,11 +159,48 @@ def embedding_scatter(ax, angle, norm, iters, marker="o", label=None, cmap="viri
     return ax.scatter(norm.ravel(), angle.ravel(), c=colors.ravel(), cmap=cmap, s=14, marker=marker, label=label, **kw)
 
 
+def _label_px(value) -> float:
+    """A generous estimate of a plain-number tick label's width in CSS px."""
+    return 0.65 * len(f"{value:g}") * text_px(plt.rcParams["xtick.labelsize"]) + 8
+
+
+def spaced_ticks(ticks, lo: float, hi: float, length_px: float, axis: str = "x") -> list:
+    """The ``ticks`` (sorted, within [lo, hi]) whose labels do not collide on a log axis from ``lo``
+    to ``hi`` that is ``length_px`` long: left to right, a tick is kept when it is at least half its
+    label and half the previous kept label away (the label height on a y axis), and the last
+    tick replaces the previous kept one when only the two of them collide."""
+    ticks = sorted(t for t in ticks if lo <= t <= hi)
+    if len(ticks) < 2 or hi <= lo or length_px <= 0:
+        return ticks
+    per_decade = length_px / np.log10(hi / lo)
+    size = _label_px if axis == "x" else (lambda v: 1.5 * text_px(plt.rcParams["ytick.labelsize"]))
+
+    def apart(a, b):
+        return np.log10(b / a) * per_decade >= (size(a) + size(b)) / 2
+
+    kept = [ticks[0]]
+    for t in ticks[1:]:
+        if apart(kept[-1], t):
+            kept.append(t)
+    if kept[-1] != ticks[-1] and len(kept) >= 2 and apart(kept[-2], ticks[-1]):
+        kept[-1] = ticks[-1]  # the axis' end reads better than the tick before it
+    return kept
+
+
 def plain_log_ticks(ax, ticks, axis="x"):
-    """Put ``ticks`` on a log axis, written as plain numbers (1, 2, 5, 10 rather than 10^0)."""
+    """Put ``ticks`` on a log axis, written as plain numbers (1, 2, 5, 10 rather than 10^0),
+    leaving out those whose labels would collide at the axes' current size
+    (:func:`spaced_ticks`; call it after plotting, so that the limits are known)."""
     from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
     target = ax.xaxis if axis == "x" else ax.yaxis
+    ticks = [float(t) for t in ticks]
+    lo, hi = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
+    box = ax.get_window_extent()
+    # 90 %: tight_layout may still shrink the axes a little after this call
+    length = 0.9 * (box.width if axis == "x" else box.height) * 72 / ax.figure.dpi * DPI / 72
+    if lo > 0:
+        ticks = spaced_ticks(ticks, lo, hi, length, axis)
     target.set_major_locator(FixedLocator(list(ticks)))
     target.set_minor_locator(NullLocator())
     fmt = ScalarFormatter()
