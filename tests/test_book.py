@@ -182,7 +182,7 @@ def test_scoreboard_is_filled_from_the_claims_outputs(tmp_path):
     assert "| ✔ holds | Thm 9, {numref}`Fig. {number} <fig-x-error>` | error falls | 0.010 |" in board
     assert "| ✘ **fails** (reported) | Thm 9 | slope matches *Why it fails:* too few seeds | -1.0 |" in board
     # the tally (required hold/fail, reported hold/fail) and the disagreement box
-    assert "| {doc}`9. A chapter <09_x>` | ✔ 1 holds, ✘ 0 fails | ✔ 0 hold, ✘ 2 fail |" in board
+    assert "| {doc}`9. A chapter <09_x>` | ✔ 1 holds, ✘ 0 fail | ✔ 0 hold, ✘ 2 fail |" in board
     # the box lists the differing rows of the chapter's source table, linked to it, with their reason;
     # a failing claim that no differing row explains is listed below the box
     box, after = board.split("Where this reproduction disagrees with the papers")[1].split("```", 1)

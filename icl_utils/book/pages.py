@@ -93,9 +93,14 @@ def write_pages(book_dir: str = "book") -> list[str]:
             for ok in (True, False)
         ]
         number = name.split("_", 1)[0].lstrip("0") or "0"
+
+        def verb(n, word):  # "1 holds", "8 hold"
+            return f"{n} {word}s" if n == 1 else f"{n} {word}"
+
         tally.append(
             f"| {{doc}}`{number}. {_cell(_short_title(nb))} <{name}>` "
-            f"| ✔ {counts[0]} holds, ✘ {counts[1]} fails | ✔ {counts[2]} hold, ✘ {counts[3]} fail |"
+            f"| ✔ {verb(counts[0], 'hold')}, ✘ {verb(counts[1], 'fail')} "
+            f"| ✔ {verb(counts[2], 'hold')}, ✘ {verb(counts[3], 'fail')} |"
         )
         rows = _displayed(nb, SOURCE_MIME)
         covered = {s for r in rows if not r["agrees"] for s in r["claims"]}
