@@ -196,9 +196,9 @@ def plain_log_ticks(ax, ticks, axis="x"):
     target = ax.xaxis if axis == "x" else ax.yaxis
     ticks = [float(t) for t in ticks]
     lo, hi = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
-    box = ax.get_window_extent()
+    box = ax.get_window_extent()  # display pixels at the figure's dpi; CSS pixels at DPI
     # 90 %: tight_layout may still shrink the axes a little after this call
-    length = 0.9 * (box.width if axis == "x" else box.height) * 72 / ax.figure.dpi * DPI / 72
+    length = 0.9 * (box.width if axis == "x" else box.height) * DPI / ax.figure.dpi
     if lo > 0:
         ticks = spaced_ticks(ticks, lo, hi, length, axis)
     target.set_major_locator(FixedLocator(list(ticks)))
