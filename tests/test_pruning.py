@@ -207,3 +207,23 @@ def test_several_removals_are_scored_at_once_like_one_by_one(scored):
             np.testing.assert_allclose(together[k][d], alone[k], rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="'remove'"):
         PR.pruned_metrics(terms, z, masks[:, :1])
+
+
+def test_neuron_terms_with_input_noise_sum_to_the_model_on_noisy_prompts(scored):
+    from icl_utils.incontext.data import embed
+    from icl_utils.incontext.model import forward
+
+    p, _, batch, terms, _ = scored
+    noisy = PR.neuron_outputs(p, batch, noise_std=0.5, seed=3)
+    noise = PR.input_noise(batch, 0.5, seed=3)
+    assert noise.shape == (*batch[1].pattern.shape, batch[0].mu.shape[-1])
+    assert abs(float(noise.std()) - 0.5) < 0.01  # Gaussian of the asked scale
+    torch.testing.assert_close(noisy.sum(-1), forward(p, embed(*batch, noise)))  # the literal model
+    torch.testing.assert_close(PR.neuron_outputs(p, batch, noise_std=0.5, seed=3), noisy)  # deterministic
+    assert not torch.equal(PR.neuron_outputs(p, batch, noise_std=0.5, seed=4), noisy)
+    assert PR.input_noise(batch, 0.0) is None
+    torch.testing.assert_close(PR.neuron_outputs(p, batch, noise_std=0.0), terms)
+    with pytest.raises(ValueError, match="'noise_std'"):
+        PR.neuron_outputs(p, batch, noise_std=-0.1)
+    with pytest.raises(ValueError, match="'seed'"):
+        PR.input_noise(batch, 0.1, seed=-1)

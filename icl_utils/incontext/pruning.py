@@ -38,6 +38,7 @@ from .model import Params, attention, forward
 
 __all__ = [
     "neuron_magnitudes",
+    "input_noise",
     "init_norm",
     "grown_neurons",
     "removal_mask",
@@ -224,16 +225,30 @@ def one_sign_mask(params: Params, large: torch.Tensor, sign: float = 1.0, keep: 
 # Scoring many prunings of the same models on the same prompts.
 
 
-def neuron_outputs(params: Params, batch) -> torch.Tensor:
+def input_noise(batch, noise_std: float, seed: int = 0) -> torch.Tensor | None:
+    """Gaussian noise of standard deviation ``noise_std`` for every input x_i of a test
+    ``batch`` (every column, the query's included), drawn from ``seed``; None for 0."""
+    check_float("noise_std", noise_std, 0.0)
+    check_int("seed", seed, 0, allowed="integers >= 0")
+    if noise_std == 0:
+        return None
+    world, idx = batch
+    g = torch.Generator().manual_seed(seed)
+    shape = (*idx.pattern.shape, world.mu.shape[-1])
+    return (torch.randn(shape, generator=g, dtype=world.mu.dtype) * noise_std).to(world.mu.device)
+
+
+def neuron_outputs(params: Params, batch, noise_std: float = 0.0, seed: int = 0) -> torch.Tensor:
     """Every neuron's term a_i ReLU(h_i) of Eq. 7 on every prompt, shape (E, n, m).
 
     ``batch`` is a prepared test batch ``(world, idx)``
-    (:func:`icl_utils.incontext.experiments.eval_batch`).  F is the sum of the terms over
-    neurons; a pruned model's F is the sum over the neurons it keeps.  The
+    (:func:`icl_utils.incontext.experiments.eval_batch`); ``noise_std`` > 0 adds Gaussian
+    noise to every input x_i (:func:`input_noise`, drawn from ``seed``).  F is the sum of the
+    terms over neurons; a pruned model's F is the sum over the neurons it keeps.  The
     attention is computed once (:func:`icl_utils.incontext.model.attention` on the embedded
     prompts), then h = W_O W_V sum_i attn_i p_i, as in :func:`icl_utils.incontext.model.forward`.
     """
-    P = embed(*batch)
+    P = embed(*batch, input_noise(batch, noise_std, seed))
     with torch.no_grad():
         pbar = torch.einsum("enl,enld->end", attention(params, P), P)  # sum_i attn_i p_i
         h = torch.einsum("end,emd->enm", pbar, torch.bmm(params.W_O, params.W_V))  # W_O W_V pbar
