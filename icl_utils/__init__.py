@@ -1,6 +1,6 @@
 """icl_utils: the small PyTorch package behind *Provable In-Context Learning*.
 
-Four sub-packages, one per layer; a layer imports only the layers above it in this list
+Five sub-packages, one per layer; a layer imports only the layers above it in this list
 (``tests/test_layout.py`` checks it):
 
 * :mod:`icl_utils.core` -- what both papers share: parameter validation, the configuration
@@ -11,6 +11,8 @@ Four sub-packages, one per layer; a layer imports only the layers above it in th
   baselines, the experiment entry points, and GPT-2 trained on the same prompts (chapter 5);
 * :mod:`icl_utils.cot.data` -- Part II, [LLCCW25]: K-step reasoning prompts, the Eq. 11 model, its
   trainer, chain-of-thought and ICL inference, the transition matrices of Theorems 5-6;
+* :mod:`icl_utils.concepts` -- Part III, [BHH+24]: the multi-concept word semantics of chapter 6 (the
+  book's reconstruction: concept dictionary, sparse-coding prompts, attention + ReLU MLP, its trainer);
 * :mod:`icl_utils.book` -- the executable book: chapter profiles, claims, plots, exported
   data, chapter execution, generated pages, the browser check, launch buttons.
 
@@ -36,6 +38,7 @@ __all__ = [
     "core",
     "incontext",
     "cot",
+    "concepts",
     "book",
     "ICLConfig",
     "get_profile",
@@ -51,6 +54,7 @@ __all__ = [
 _LAZY = {
     "incontext": (".incontext", None),
     "cot": (".cot", None),
+    "concepts": (".concepts", None),
     "book": (".book", None),
     "ICLConfig": (".incontext.config", "ICLConfig"),
     "get_profile": (".book.profiles", "get_profile"),

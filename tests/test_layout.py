@@ -9,12 +9,13 @@ PKG = Path(icl_utils.__file__).parent
 
 #: The layers, bottom first: a module may import its own layer and the layers before it,
 #: except that the two papers' parts never import each other.
-LAYERS = ("core", "incontext", "cot", "book")
+LAYERS = ("core", "incontext", "cot", "concepts", "book")
 ALLOWED = {
     "core": {"core"},
     "incontext": {"core", "incontext"},
     "cot": {"core", "cot"},
-    "book": {"core", "incontext", "cot", "book"},
+    "concepts": {"core", "concepts"},
+    "book": {"core", "incontext", "cot", "concepts", "book"},
 }
 
 

@@ -7,7 +7,8 @@ diff :data:`PAPER`: every field that changes, its paper value and the reason for
 configuration) overridden by name; :func:`describe` lists the diff as a table for the book.
 
 This module sits above both parts of the package: it imports the run configurations of
-Part I (:mod:`icl_utils.incontext.config`) and Part II (:mod:`icl_utils.cot.training`); nothing below
+Part I (:mod:`icl_utils.incontext.config`), Part II (:mod:`icl_utils.cot.training`) and Part III
+(:mod:`icl_utils.concepts.config`); nothing below
 imports it.
 """
 
@@ -23,6 +24,7 @@ from ..core.checks import check_float
 from ..core.checks import check_int
 from ..core.checks import check_list
 from ..core.fields import Fields
+from ..concepts.config import ConceptConfig
 from ..cot.config import CoTConfig
 from ..incontext.config import ICLConfig
 from ..incontext.gpt2 import GPT2RunConfig
@@ -34,6 +36,7 @@ __all__ = [
     "PruningProfile",
     "CoTProfile",
     "GPT2Profile",
+    "ConceptProfile",
     "PROFILE_NAMES",
     "PAPER",
     "get_profile",
@@ -326,6 +329,66 @@ class GPT2Profile(_ChapterProfile):
         self._check("target_error", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
 
 
+@dataclass(frozen=True)
+class ConceptProfile(_ChapterProfile):
+    """Parameters of chapter 6 (multi-concept word semantics, [BHH+24]).
+
+    ``base`` (a :class:`icl_utils.concepts.config.ConceptConfig`) is trained for ``n_seeds`` seeds,
+    with snapshots of its weights at every recorded iteration; so are its variants with label
+    noise ``label_noise`` (the Bayes error), with the task concept ``held_out`` left out of
+    training, with training prompts whose semantics are switched at rate ``switch_rate``, and
+    with every noise level in ``noise_levels`` (where the guarantee stops).  Test lengths
+    ``lengths`` (shorter and longer than training; the claims use ``L_short`` and ``L_long``),
+    the skewed task distribution gives concept 0 probability ``skew``, the innovation sweep
+    combines concepts 0 and 1 with coefficient sums ``combine_sums`` (equal halves).  The
+    exponential rate is fitted where the median error lies between its plateau and
+    ``floor_count`` wrong test prompts; ``eps`` and ``ood_tolerance`` are the claims' stated
+    tolerances and ``growth`` the factor by which a product must grow (or stay within).
+    """
+
+    name: str
+    base: ConceptConfig = ConceptConfig()
+    n_seeds: int = 5
+    label_noise: float = 0.1
+    held_out: int = 3
+    switch_rate: float = 0.5
+    noise_levels: tuple = (0.05, 0.2, 0.4, 0.8)
+    lengths: tuple = (2, 4, 8, 16, 32, 64)
+    L_short: int = 8
+    L_long: int = 64
+    skew: float = 0.7
+    combine_sums: tuple = (0.4, 0.6, 0.8, 1.0, 1.4, 2.0)
+    floor_count: int = 5
+    eps: float = 0.01
+    ood_tolerance: float = 0.02
+    growth: float = 10.0
+
+    def __post_init__(self):
+        self._check_common(ConceptConfig)
+        b = self.base
+        self._check("label_noise", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
+        self._check("held_out", check_int, 0, b.K - 1, allowed=f"a task concept in [0, {b.K - 1}]")
+        if self.held_out in (0, 1):
+            _fail("held_out", self.held_out, "a task concept other than 0 and 1 (the innovation sweep combines them)")
+        self._check("switch_rate", check_float, 0.0, 1.0, lo_open=True)
+        self._check_tuples(
+            noise_levels=lambda n, v: check_float(n, v, 0.0, 10.0),
+            lengths=lambda n, v: check_int(n, v, 1, 4096, allowed="integers in [1, 4096]"),
+            combine_sums=lambda n, v: check_float(n, v, 0.0, 10.0, lo_open=True),
+        )
+        for name in ("L_short", "L_long"):
+            self._check(name, check_int, 1, 4096, allowed="integers in [1, 4096]")
+            if getattr(self, name) not in self.lengths:
+                _fail(name, getattr(self, name), f"one of lengths = {self.lengths}")
+        if not self.L_short < b.L < self.L_long:
+            _fail("L_short", self.L_short, f"a length below the training L = {b.L}, with L_long above it")
+        self._check("skew", check_float, 1 / b.K, 1.0, lo_open=True, hi_open=True)
+        self._check("floor_count", check_int, 1, allowed="integers >= 1")
+        self._check("eps", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
+        self._check("ood_tolerance", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
+        self._check("growth", check_float, 1.0, lo_open=True, allowed="finite numbers > 1")
+
+
 #: The paper profile: per chapter, every field that differs from the quick defaults, as
 #: ``field: (paper value, reason)``.
 PAPER = {
@@ -389,6 +452,17 @@ PAPER = {
         "lengths": ((1, 2, 3, 4, 5, 7, 10, 13, 16, 20), "a finer grid up to the source's l_ts = 20"),
         "n_eval": (1000, "error resolution 0.001 per model"),
     },
+    "06_multi_concept": {
+        "base": (
+            ConceptConfig(T=800, n_eval=2000),
+            "twice the steps (the error must stay at its floor, not only reach it) and 2000 test prompts "
+            "(resolution 0.0005)",
+        ),
+        "n_seeds": (10, "bootstrap intervals of the rate over 10 independent trainings"),
+        "lengths": ((1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128), "a finer grid of test lengths, out to 8 L"),
+        "combine_sums": ((0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.2, 1.4, 2.0), "a finer scan of the coefficient sum"),
+        "noise_levels": ((0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8), "a finer scan of the noise"),
+    },
 }
 
 _CLASSES = {
@@ -397,6 +471,7 @@ _CLASSES = {
     "03_pruning": PruningProfile,
     "04_cot_vs_icl": CoTProfile,
     "05_gpt2": GPT2Profile,
+    "06_multi_concept": ConceptProfile,
 }
 
 
@@ -438,7 +513,7 @@ def _default(cls, name):
 
 
 def _show(value) -> str:
-    if isinstance(value, (ICLConfig, CoTConfig, GPT2RunConfig)):
+    if isinstance(value, (ICLConfig, CoTConfig, GPT2RunConfig, ConceptConfig)):
         default = type(value)()
         changed = [
             f"{f.name}={getattr(value, f.name)}"

@@ -25,7 +25,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PowerLawFit", "fit_power_law_ci", "LinearFit", "fit_linear_ci", "count_reached", "NOT_LEARNED", "fmt_error"]
+__all__ = [
+    "PowerLawFit",
+    "fit_power_law_ci",
+    "LinearFit",
+    "fit_linear_ci",
+    "DecayFits",
+    "fit_decay",
+    "count_reached",
+    "NOT_LEARNED",
+    "fmt_error",
+]
 
 
 @dataclass(frozen=True)
@@ -152,6 +162,49 @@ def fit_linear_ci(x, y, n_boot: int = 2000, level: float = 0.9, seed: int = 0) -
     tail = (1 - level) / 2 * 100
     lo, hi = np.percentile(slopes, [tail, 100 - tail]) if slopes else (float("nan"), float("nan"))
     return LinearFit(slope, c, float(lo), float(hi), level, int(ok.sum()), seeds_used)
+
+
+@dataclass(frozen=True)
+class DecayFits:
+    """An exponential and a power-law fit of one decaying curve over seeds (:func:`fit_decay`):
+    ``exponential`` fits log y = -rate t + c (its slope is -rate), ``power`` fits
+    log y = slope log t + c; ``rss_exponential`` and ``rss_power`` are their residual sums of
+    squares in log y over the same points."""
+
+    exponential: LinearFit
+    power: PowerLawFit
+    rss_exponential: float
+    rss_power: float
+
+    @property
+    def rate(self) -> tuple[float, float, float]:
+        """The exponential rate and its interval (rate, lo, hi): the negated slope."""
+        e = self.exponential
+        return -e.slope, -e.hi, -e.lo
+
+    @property
+    def exponential_better(self) -> bool:
+        return bool(self.rss_exponential < self.rss_power)
+
+
+def fit_decay(t, y, n_boot: int = 2000, level: float = 0.9, seed: int = 0) -> DecayFits:
+    """Fit y (P, S) -- one value per time t (P,) > 0 and seed -- with an exponential and a power law,
+    both with bootstrap intervals over seeds (:func:`fit_linear_ci`, :func:`fit_power_law_ci`);
+    entries that are not finite and > 0 are left out of both (the chapter 6 error curves)."""
+    t = np.asarray(t, float)
+    y = np.asarray(y, float)
+    if y.ndim == 1:
+        y = y[:, None]
+    if t.ndim != 1 or t.shape[0] != y.shape[0] or not (t > 0).all():
+        raise ValueError(f"parameter 't' = {t!r} is invalid: allowed one time > 0 per row of y ({y.shape[0]})")
+    logy = np.where(np.isfinite(y) & (y > 0), np.log(np.where(y > 0, y, 1.0)), np.nan)
+    exp_fit = fit_linear_ci(t, logy, n_boot, level, seed)
+    pow_fit = fit_power_law_ci(t, np.exp(logy), n_boot, level, seed)
+    T = np.broadcast_to(t[:, None], y.shape)
+    ok = np.isfinite(logy)
+    rss_e = float(((logy - exp_fit.predict(T))[ok] ** 2).sum())
+    rss_p = float(((logy - np.log(pow_fit.predict(T)))[ok] ** 2).sum())
+    return DecayFits(exp_fit, pow_fit, rss_e, rss_p)
 
 
 def count_reached(values, target: float, axis: int = -1) -> np.ndarray:
