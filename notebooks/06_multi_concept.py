@@ -733,7 +733,10 @@ claims.check(
 claims.check(
     "low noise",
     f"ICL breaks at large noise: the final error at noise std {prof.noise_levels[-1]} exceeds 0.1 (median)",
-    ", ".join(f"{v}: {stats.fmt_error(e, above=0.05)}" for v, e in zip(prof.noise_levels, noise_med)),
+    ", ".join(
+        f"{v}: {stats.fmt_error(e, above=0.05)}"
+        for v, e in zip(prof.noise_levels, noise_med)
+    ),
     noise_med[-1] > 0.1,
     required=False,
     figure="fig-mc-noise",
