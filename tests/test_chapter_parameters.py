@@ -42,7 +42,7 @@ def setup_only(chapter: str, tmp_path: Path) -> Path:
     nb.cells.append(
         nbformat.v4.new_code_cell(
             "import json\nprint(json.dumps({'name': prof.name, 'seeds': len(prof.seeds), "
-            "'base': {k: getattr(prof.base, k) for k in ('alpha', 'lr', 'T')}}))"
+            "'base': {k: getattr(prof.base, k) for k in ('alpha', 'beta', 'lr', 'T') if hasattr(prof.base, k)}}))"
         )
     )
     path = tmp_path / f"{chapter}.ipynb"
@@ -67,12 +67,13 @@ def test_any_profile_or_config_field_can_be_overridden(chapter, tmp_path):
     path = setup_only(chapter, tmp_path)
     default = run_papermill(path)
     assert default.returncode == 0, default.stderr[-2000:]
-    new_alpha = 0.3 if default.printed["base"]["alpha"] != 0.3 else 0.4
-    proc = run_papermill(path, "-p", "alpha", str(new_alpha), "-p", "n_seeds", "2", "-p", "profile", "paper")
+    field = "alpha" if "alpha" in default.printed["base"] else "beta"  # chapter 6's runs have no alpha
+    new_alpha = 0.3 if default.printed["base"][field] != 0.3 else 0.4
+    proc = run_papermill(path, "-p", field, str(new_alpha), "-p", "n_seeds", "2", "-p", "profile", "paper")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.printed["name"] == "paper"
     assert proc.printed["seeds"] == 2
-    assert proc.printed["base"]["alpha"] == new_alpha
+    assert proc.printed["base"][field] == new_alpha
     assert proc.printed["base"]["lr"] == default.printed["base"]["lr"]
 
 
