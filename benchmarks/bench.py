@@ -15,7 +15,9 @@ measured side by side in this one run on this machine:
    arithmetic rate (matmul FLOPs counted by torch's FlopCounterMode) against a
    large copy and a large matrix product timed in the same run;
    and for chapter 5, GPT-2 trained alone with ``transformers``' GPT2Model against
-   icl_utils' batched GPT-2 at E = 1 and 16 (Adam, the chapter's prompts);
+   icl_utils' batched GPT-2 at E = 1 and 16 (Adam, the chapter's prompts); and for chapter 6,
+   the multi-concept model (attention + ReLU MLP, logistic loss) as an nn.Module trained alone
+   against icl_utils.concepts' ensemble trainer at E = 1, 8 and 64;
 3. the quick-profile execution time of every chapter (``--no-book`` skips it).
 """
 
@@ -36,6 +38,9 @@ from torch.utils.flop_counter import FlopCounterMode
 import icl_utils as icl
 from icl_utils import cot
 from icl_utils.book.execute import execute_chapter
+from icl_utils.concepts import data as cdata
+from icl_utils.concepts import model as cmodel
+from icl_utils.concepts import training as ctraining
 from icl_utils.core.rng import make_generator
 from icl_utils.cot.training import train_cot
 from icl_utils.incontext import gpt2
@@ -127,6 +132,61 @@ def ensemble(cfg, E, T):
     cfgs = [cfg.replace(seed=s, T=T, record_every=T) for s in range(E)]
     start = time.perf_counter()
     train_ensemble(cfgs, progress=False)
+    return time.perf_counter() - start
+
+
+class ConceptModule(torch.nn.Module):
+    """Chapter 6's model as a research script writes it: every token through W_K, the query
+    through W_Q, softmax attention read at the query, a ReLU MLP with the fixed read-out a."""
+
+    def __init__(self, cfg, generator):
+        super().__init__()
+        p = cmodel.init_params(2 * cfg.d, cfg.m, cfg.attn_init, cfg.w_std, [generator])
+        self.W_Q = torch.nn.Parameter(p.W_Q[0].clone())
+        self.W_K = torch.nn.Parameter(p.W_K[0].clone())
+        self.W_O = torch.nn.Parameter(p.W_O[0].clone())
+        self.register_buffer("a", p.a[0].clone())
+
+    def forward(self, P):  # P: (B, L + 1, 2d), the query last
+        keys = P @ self.W_K.T  # W_K p_i for every token
+        query = P[:, -1] @ self.W_Q.T  # W_Q p_query
+        attn = torch.softmax(torch.einsum("bld,bd->bl", keys, query), -1)
+        u = torch.einsum("bl,bld->bd", attn, P)
+        return torch.relu(u @ self.W_O.T) @ self.a
+
+
+def plain_loop_concepts(cfg, T):
+    """Chapter 6's model, one at a time, fresh prompts every step (the data model's own sampler);
+    returns seconds."""
+    model = ConceptModule(cfg, make_generator(cfg.seed, "init"))
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
+    g = make_generator(cfg.seed, "train")
+    start = time.perf_counter()
+    for _ in range(T):
+        pr = cdata.sample_prompts(cfg, None, cfg.B, g)
+        loss = torch.nn.functional.softplus(-pr.z * model(pr.P)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def sampling_concepts(cfg, E, T):
+    """Seconds the ensemble trainer spends drawing E models' prompts for T steps (its chunks)."""
+    steps = max(1, min(ctraining.CHUNK_STEPS, ctraining.CHUNK_TOKENS // (cfg.B * (cfg.L + 1))))
+    n = steps * cfg.B
+    out = torch.empty(n, cfg.L + 1, 2 * cfg.d)
+    gens = [make_generator(s, "train") for s in range(E)]
+    start = time.perf_counter()
+    for _ in range(-(-T // steps)):
+        for g in gens:
+            cdata.sample_prompts(cfg, None, n, g, out=out)
+    return time.perf_counter() - start
+
+
+def ensemble_concepts(cfg, E, T):
+    start = time.perf_counter()
+    ctraining.train_ensemble([cfg.replace(seed=s, T=T, record_every=T, n_eval=20) for s in range(E)], progress=False)
     return time.perf_counter() - start
 
 
@@ -324,6 +384,27 @@ def main(argv=None):
         T5,
         args,
         ensembles=[1, 16],
+    )
+
+    cfg6 = icl.get_profile("06_multi_concept", "quick").base
+    print(
+        f"\nchapter 6, multi-concept model: K={cfg6.K} + {cfg6.K_irr} concepts, d={cfg6.d}, L={cfg6.L}, "
+        f"m={cfg6.m}, B={cfg6.B}; {T} steps (logistic loss, SGD)"
+    )
+    print(
+        "(a) is the model as an nn.Module trained alone; (b) icl_utils.concepts' ensemble trainer; both draw\n"
+        " their prompts with the data model's sampler, one generator per model"
+    )
+    rates6 = compare(
+        "chapter 6", lambda: plain_loop_concepts(cfg6, T), lambda E: ensemble_concepts(cfg6, E, T), T, args
+    )
+    E6 = max(args.ensembles)
+    sampling = min(sampling_concepts(cfg6, E6, T) for _ in range(args.repeats))
+    total = E6 * T / rates6[E6]
+    print(
+        f"  of which drawing the prompts (every model draws its own, in float64): {sampling:.2f} s of {total:.2f} s "
+        f"at E = {E6} ({sampling / total:.0%});\n  the ensemble shares the model's arithmetic, not the sampling, so "
+        f"sampling alone caps (b) at {E6 * T / sampling:.0f} model-steps/s"
     )
 
     bw, peak = machine_limits()

@@ -454,9 +454,9 @@ PAPER = {
     },
     "06_multi_concept": {
         "base": (
-            ConceptConfig(T=800, n_eval=2000),
-            "twice the steps (the error must stay at its floor, not only reach it) and 2000 test prompts "
-            "(resolution 0.0005)",
+            ConceptConfig(T=1200, n_eval=2000),
+            "1.5 times the steps, three times the step by which the slowest seed reaches its floor (the "
+            "error must stay there, not only reach it), and 2000 test prompts (resolution 0.0005)",
         ),
         "n_seeds": (10, "bootstrap intervals of the rate over 10 independent trainings"),
         "lengths": ((1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128), "a finer grid of test lengths, out to 8 L"),

@@ -62,9 +62,9 @@ class ConceptConfig(Fields):
     m: int = 32
     attn_init: float = 0.5
     w_std: float = 0.01
-    lr: float = 10.0
+    lr: float = 5.0
     B: int = 32
-    T: int = 400
+    T: int = 800
     held_out: int = -1
     record_every: int = 10
     n_eval: int = 1000

@@ -92,9 +92,13 @@ def _signs(shape, g) -> torch.Tensor:
     return torch.randint(0, 2, shape, generator=g).mul_(-2).add_(1).double()
 
 
-def sample_prompts(cfg: ConceptConfig, test: ConceptTest | None, n: int, g: torch.Generator | None) -> Prompts:
+def sample_prompts(
+    cfg: ConceptConfig, test: ConceptTest | None, n: int, g: torch.Generator | None, out: torch.Tensor | None = None
+) -> Prompts:
     """``n`` prompts of ``cfg``'s data model under ``test`` (None: the training distribution), drawn
-    from ``g`` alone (the same generator state gives the same prompts)."""
+    from ``g`` alone (the same generator state gives the same prompts).  ``out``: an (n, L + 1, 2d)
+    float64 tensor to write the tokens into (the result's ``P`` is then ``out``; a trainer fills its
+    prompt chunk in place instead of stacking copies)."""
     check_instance("cfg", cfg, ConceptConfig)
     if test is not None:
         check_instance("test", test, ConceptTest)
@@ -105,6 +109,13 @@ def sample_prompts(cfg: ConceptConfig, test: ConceptTest | None, n: int, g: torc
     C, K, d = cfg.K + cfg.K_irr, cfg.K, cfg.d
     L = cfg.L if test is None else test.L
     W = L + 1
+    if out is not None:
+        check_instance("out", out, torch.Tensor)
+        if tuple(out.shape) != (n, W, 2 * d) or out.dtype != torch.float64:
+            raise ValueError(
+                f"parameter 'out' has shape {tuple(out.shape)} and dtype {out.dtype}: "
+                f"allowed a float64 tensor of shape {(n, W, 2 * d)} (n, L + 1, 2d)"
+            )
     if test is None:  # a training prompt's semantics are swapped with probability switch_rate
         switched = torch.rand(n, 1, generator=g) < cfg.switch_rate
     else:
@@ -151,4 +162,10 @@ def sample_prompts(cfg: ConceptConfig, test: ConceptTest | None, n: int, g: torc
     else:
         y = combine[0] * D.label[0][l_idx] + combine[1] * D.label[1][l_idx]
     y[:, -1] = 0.0  # the query's label slot is empty
-    return Prompts(torch.cat([x, y], -1), lab[:, -1].clone(), sem, task)
+    if out is None:
+        P = torch.cat([x, y], -1)
+    else:
+        P = out
+        P[..., :d] = x
+        P[..., d:] = y
+    return Prompts(P, lab[:, -1].clone(), sem, task)

@@ -126,10 +126,6 @@ def check_run_size(configs, snapshots: bool) -> None:
     )
 
 
-def _stack(prompts: list[Prompts]) -> Prompts:
-    return Prompts.stack(prompts)
-
-
 def train_ensemble(configs, device="cpu", progress=None, desc: str = "multi-concept", snapshots: bool = False):
     """Train one model per (validated) configuration, all at once; returns one result dict per
     configuration (see :func:`icl_utils.concepts.experiments.train_concepts`)."""
@@ -145,7 +141,7 @@ def train_ensemble(configs, device="cpu", progress=None, desc: str = "multi-conc
         w.requires_grad_(True)
     lr = torch.tensor([c.lr for c in configs], device=dev).view(E, 1, 1)
     gens = [make_generator(c.seed, "train") for c in configs]
-    ev = _stack([sample_prompts(c, None, c.n_eval, make_generator(c.seed, "eval")) for c in configs]).to(dev)
+    ev = Prompts.stack([sample_prompts(c, None, c.n_eval, make_generator(c.seed, "eval")) for c in configs]).to(dev)
     # steps per chunk from one member's prompt size only: a model's prompts do not depend on its ensemble
     chunk_steps = max(1, min(CHUNK_STEPS, CHUNK_TOKENS // (B * (ref.L + 1))))
     n = chunk_steps * B
@@ -156,8 +152,13 @@ def train_ensemble(configs, device="cpu", progress=None, desc: str = "multi-conc
     }
     snaps: dict = {k: [] for k in ConceptParams.TRAINED}
 
+    # the prompt chunk's tokens, filled in place by every member's sampler (no stacked copies)
+    tokens = torch.empty(E, n, ref.L + 1, Dm)
+
     def draw():  # prompts for the next chunk_steps steps, from each member's own stream
-        chunk["p"] = _stack([sample_prompts(c, None, n, g) for c, g in zip(configs, gens)]).to(dev)
+        parts = [sample_prompts(c, None, n, g, out=tokens[e]) for e, (c, g) in enumerate(zip(configs, gens))]
+        z, sem, task = (torch.stack([getattr(p, k) for p in parts]) for k in ("z", "sem", "task"))
+        chunk["p"] = Prompts(tokens, z, sem, task).to(dev)
 
     def batch(s):
         return chunk["p"][:, s * B : (s + 1) * B]
