@@ -41,8 +41,9 @@ def setup_only(chapter: str, tmp_path: Path) -> Path:
     nb.cells = nb.cells[: cut + 1]
     nb.cells.append(
         nbformat.v4.new_code_cell(
-            "import json\nprint(json.dumps({'name': prof.name, 'seeds': len(prof.seeds), "
-            "'base': {k: getattr(prof.base, k) for k in ('alpha', 'beta', 'lr', 'T') if hasattr(prof.base, k)}}))"
+            "import json\nprint(json.dumps({'name': prof.name, 'seeds': list(prof.seeds), "
+            "'base': {k: getattr(prof.base, k) for k in ('alpha', 'beta', 'lr', 'T') if hasattr(prof.base, k)}, "
+            "'one_layer_alpha': getattr(getattr(prof, 'one_layer', None), 'alpha', None)}))"
         )
     )
     path = tmp_path / f"{chapter}.ipynb"
@@ -69,12 +70,17 @@ def test_any_profile_or_config_field_can_be_overridden(chapter, tmp_path):
     assert default.returncode == 0, default.stderr[-2000:]
     field = "alpha" if "alpha" in default.printed["base"] else "beta"  # chapter 6's runs have no alpha
     new_alpha = 0.3 if default.printed["base"][field] != 0.3 else 0.4
-    proc = run_papermill(path, "-p", field, str(new_alpha), "-p", "n_seeds", "2", "-p", "profile", "paper")
+    assert default.printed["seeds"][0] == 0
+    proc = run_papermill(
+        path, "-p", field, str(new_alpha), "-p", "n_seeds", "2", "-p", "profile", "paper", "-p", "seed", "5"
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.printed["name"] == "paper"
-    assert proc.printed["seeds"] == 2
+    assert proc.printed["seeds"] == [5, 6]  # -p seed moves the chapter's seeds (issue #27, item 5)
     assert proc.printed["base"][field] == new_alpha
     assert proc.printed["base"]["lr"] == default.printed["base"]["lr"]
+    if proc.printed["one_layer_alpha"] is not None:  # chapter 5: the one-layer model changes with GPT-2
+        assert proc.printed["one_layer_alpha"] == new_alpha
 
 
 def test_an_unknown_parameter_stops_the_chapter_naming_it(tmp_path):

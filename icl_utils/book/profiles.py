@@ -14,6 +14,8 @@ imports it.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, fields
 
 from ..core.checks import _article
@@ -52,8 +54,15 @@ PAPER_REFERENCE_RUN = ICLConfig(T=1500, n_eval=4000, record_every=10)
 
 
 def _tuple_of(name, values, check):
-    """A non-empty sweep, every element validated (and converted) by ``check``."""
-    return check_list(name, values, check)
+    """A non-empty sweep of distinct values, every element validated (and converted) by ``check``
+    (a repeated value would be one sweep point twice, which the chapters' tables cannot tell apart)."""
+    out = check_list(name, values, check)
+    seen = set()
+    for v in out:
+        if v in seen:
+            _fail(name, values, f"distinct values ({v!r} appears more than once)")
+        seen.add(v)
+    return out
 
 
 def _frac(name, value):
@@ -91,7 +100,9 @@ class _ChapterProfile(Fields):
 
     @property
     def seeds(self) -> tuple:
-        return tuple(range(self.n_seeds))
+        """The chapter's seeds: ``n_seeds`` consecutive ones from the run config's ``seed`` (0 unless
+        overridden, e.g. ``-p seed 5`` trains seeds 5..9 at ``n_seeds`` = 5)."""
+        return tuple(range(self.base.seed, self.base.seed + self.n_seeds))
 
 
 @dataclass(frozen=True)
@@ -214,6 +225,9 @@ class PruningProfile(_ChapterProfile):
     def __post_init__(self):
         self._check_common(ICLConfig)
         self._check_tuples(rates=_rate, alphas_test=_frac, fractions_large=_rate)
+        for rate in self.rates:  # every pruning rate must leave a neuron of the m the runs have
+            if math.floor(rate * self.base.m + 0.5) >= self.base.m:
+                _fail("rates", self.rates, f"rates that leave at least one of m = {self.base.m} neurons ({rate} removes all)")
         self._check("alpha_test", _frac)
         self._check("S1", _positive)
         self._check("grown_factor", check_float, 1.0, lo_open=True, allowed="finite numbers > 1")
@@ -287,6 +301,11 @@ class CoTProfile(_ChapterProfile):
             self._check(name, check_float, 0.0, 0.5, lo_open=True, hi_open=True)
 
 
+#: The data fields GPT-2 (chapter 5) shares with the one-layer model it is compared with: an override
+#: of one of them by name changes both (``-p alpha 0.3`` trains both models at alpha = 0.3).
+GPT2_SHARED_DATA = ("M1", "M2", "d_X", "d_Y", "kappa", "alpha", "l_tr", "task_fraction", "alpha_test", "l_ts")
+
+
 @dataclass(frozen=True)
 class GPT2Profile(_ChapterProfile):
     """Parameters of chapter 5 (GPT-2: figures A-12, A-13 as published, A-21..A-26).
@@ -319,6 +338,15 @@ class GPT2Profile(_ChapterProfile):
         self._check_common(GPT2RunConfig)
         if not isinstance(self.one_layer, ICLConfig):
             _fail("one_layer", self.one_layer, "an ICLConfig (chapter 2's one-layer model)")
+        for name in GPT2_SHARED_DATA:  # the comparison is on the same data, or it is not made
+            if getattr(self.base, name) != getattr(self.one_layer, name):
+                _fail(
+                    name,
+                    getattr(self.base, name),
+                    f"the one-layer model's value too ({getattr(self.one_layer, name)}): GPT-2 and the one-layer "
+                    "model it is compared with share their data model (override it by name, e.g. -p alpha 0.3, "
+                    "and both change)",
+                )
         self._check_tuples(S1s=_positive, lengths=_length, alphas_test=_frac)
         too_long = [v for v in self.lengths if v + 1 > self.base.n_positions]
         if too_long:
@@ -505,6 +533,9 @@ def get_profile(chapter: str, profile: str = "quick", **overrides):
             raise ValueError(f"parameter {key!r} is unknown for chapter {chapter!r}: allowed {allowed}")
     if base_changes:
         values["base"] = values.get("base", base).replace(**base_changes)
+        shared = {k: v for k, v in base_changes.items() if k in GPT2_SHARED_DATA}
+        if cls is GPT2Profile and shared and "one_layer" not in overrides:
+            values["one_layer"] = values.get("one_layer", _default(cls, "one_layer")).replace(**shared)
     return cls(name=profile, **values)
 
 

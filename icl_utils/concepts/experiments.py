@@ -138,7 +138,7 @@ def evaluate_concepts(results, tests, snapshots: bool = False, device=None, cach
     R = len(ats)
     if snapshots and any(len(r["iters"]) != R for r in results):
         raise ValueError("parameter 'results': runs with different recorded iterations cannot be evaluated together")
-    digests = [_weights_digest(r, snapshots) for r in results]
+    digests = [_cache.weights_digest(r, snapshots=snapshots) for r in results]
     keys = ("err", "loss", "attn")
     out = {k: np.full((len(results), len(tests), R), np.nan) for k in keys}
     for j, test in enumerate(tests):
@@ -173,11 +173,3 @@ def evaluate_concepts(results, tests, snapshots: bool = False, device=None, cach
     if not snapshots:
         out = {k: v[..., 0] for k, v in out.items()}
     return Evaluation(out, [r["config"] for r in results], tests)
-
-
-def _weights_digest(r: dict, snapshots: bool) -> str:
-    w = r["weights"]
-    arrays = [w[k] for k in sorted(w)]
-    if snapshots:
-        arrays += [r["snapshots"][k] for k in sorted(r["snapshots"])]
-    return _cache.array_digest(*arrays)

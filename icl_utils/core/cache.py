@@ -187,6 +187,24 @@ def array_digest(*arrays) -> str:
     return h.hexdigest()
 
 
+def weights_digest(result: dict, at: int | None = None, snapshots: bool = False) -> str:
+    """Digest of the weights an evaluation of one trained run reads: its final ``weights``, and
+    with ``at`` its snapshot ``at`` (every snapshot with ``snapshots``).  Evaluation caches key on
+    it, so a model with the same configuration but other weights is evaluated anew."""
+    if not isinstance(result, dict) or not isinstance(result.get("weights"), dict):
+        raise ValueError(
+            f"parameter 'results' holds {type(result).__name__}: allowed results of a trainer, with 'weights'"
+        )
+    w = result["weights"]
+    arrays = [np.asarray(w[k]) for k in sorted(w)]
+    if at is not None or snapshots:
+        snaps = result.get("snapshots")
+        if not isinstance(snaps, dict):
+            raise ValueError("parameter 'results': a run without snapshots (train with snapshots=True)")
+        arrays += [np.asarray(snaps[k] if snapshots else snaps[k][at]) for k in sorted(snaps)]
+    return array_digest(*arrays)
+
+
 def entry_key(kind: str, config: dict) -> str:
     """Key of one result: experiment kind, configuration, package version, code digest."""
     if not isinstance(kind, str) or not kind or any(c in kind for c in "/\\") or kind.startswith("."):

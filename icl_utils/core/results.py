@@ -110,6 +110,11 @@ class Runs(list):
         result) as an ``xarray.DataArray`` over the configuration fields ``dims``, e.g.
         ``runs.array("err_unseen", "task_fraction", "seed")``."""
         f = _value_of(value)
+        if isinstance(value, str):
+            missing = [i for i, r in enumerate(self) if value not in r]
+            if missing:
+                keys = sorted(k for k in self[missing[0]] if k != "config") if len(self) else []
+                raise ValueError(f"parameter 'value' = {value!r} is not a key of run {missing[0]}: allowed {keys}")
         return labelled(
             [r["config"] for r in self], [f(r) for r in self], dims, value if isinstance(value, str) else None
         )

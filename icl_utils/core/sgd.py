@@ -3,7 +3,8 @@
 Eq. 8's SGD for Eq. 7 ([LWLCC24]), Eq. 11's squared-loss SGD ([LLCCW25]) and GPT-2's Adam all
 draw their prompts in chunks of :data:`CHUNK_STEPS` steps, take one step for every member at
 once, record at :func:`record_iterations`, and stop with a :class:`DivergenceError` naming the
-members and the iteration when a loss or weight is no longer finite.
+members and the iteration when a loss or weight is no longer finite, or when a loss has grown
+beyond :data:`EXPLOSION_FACTOR` times its start (a run that explodes without overflowing).
 """
 
 from __future__ import annotations
@@ -12,17 +13,23 @@ import torch
 
 from .checks import check_int, check_memory
 
-__all__ = ["CHUNK_STEPS", "DivergenceError", "sgd_step", "record_iterations", "sgd_loop"]
+__all__ = ["CHUNK_STEPS", "EXPLOSION_FACTOR", "DivergenceError", "sgd_step", "record_iterations", "sgd_loop"]
 
 #: Prompts are drawn for this many SGD steps at once per member (amortizes the per-call cost).
 CHUNK_STEPS = 25
+#: A run has diverged when a member's minibatch loss exceeds this many times its first loss (or
+#: this many times 1, when the first loss is below 1).  Every chapter's runs, at both profiles,
+#: stay below 1.5 times their first loss (hinge, squared and logistic losses all start near 1 at
+#: the book's initializations); an exploding learning rate passes the bound within a few steps.
+EXPLOSION_FACTOR = 100.0
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss or weight: the run diverged and is not a result.
+    """Training produced a non-finite loss or weight, or a loss beyond :data:`EXPLOSION_FACTOR`
+    times its start: the run diverged and is not a result.
 
     ``members``: the diverged ensemble members (indices); ``iteration``: the first
-    iteration with a non-finite loss (or the iteration by which a weight was found
+    iteration with such a loss (or the iteration by which a weight was found
     non-finite).  Nothing is returned, so nothing is cached.
     """
 
@@ -59,7 +66,9 @@ def _check_finite(weights, hist, lo: int, hi: int, T: int, labels) -> None:
     One host synchronization per call (the trainers call it once per prompt chunk).
     """
     with torch.no_grad():
-        loss_bad = ~torch.isfinite(hist[lo:hi])  # (hi - lo, E)
+        chunk = hist[lo:hi]  # (hi - lo, E)
+        bound = EXPLOSION_FACTOR * hist[0].abs().clamp(min=1.0)  # (E,)
+        loss_bad = ~torch.isfinite(chunk) | (chunk.abs() > bound)  # (hi - lo, E)
         bad = loss_bad.any(0)
         for w in weights:
             bad |= ~torch.isfinite(w).flatten(1).all(1)
@@ -67,14 +76,30 @@ def _check_finite(weights, hist, lo: int, hi: int, T: int, labels) -> None:
             return
         members = bad.nonzero().flatten().tolist()
         rows = loss_bad.any(1).nonzero().flatten()
+        finite = bool(torch.isfinite(chunk[:, members]).all()) and all(
+            bool(torch.isfinite(w[members]).all()) for w in weights
+        )
+        first = hist[0, members].tolist()
+        worst = chunk[:, members].abs().amax(0).tolist() if finite else None
     if rows.numel():
         iteration, what = lo + int(rows[0]), "loss"
     else:
         iteration, what = hi, "weights"
-    names = [f"member {e}" + (f" ({labels[e]})" if labels is not None else "") for e in members]
+    if finite:  # a loss that grew past the bound, still finite
+        names = [
+            f"member {e}" + (f" ({labels[e]})" if labels is not None else "") + f": loss {l0:.3g} -> {l1:.3g}"
+            for e, l0, l1 in zip(members, first, worst)
+        ]
+        cause = (
+            f"a loss grew beyond {EXPLOSION_FACTOR:g} times its first value (or {EXPLOSION_FACTOR:g}, "
+            f"if that is below 1) for {'; '.join(names)}"
+        )
+    else:
+        names = [f"member {e}" + (f" ({labels[e]})" if labels is not None else "") for e in members]
+        cause = f"non-finite {what} for {'; '.join(names)}"
     at = f"at iteration {iteration}" if what == "loss" else f"by iteration {iteration}"
     raise DivergenceError(
-        f"training diverged {at} of T = {T}: non-finite {what} for {'; '.join(names)}. "
+        f"training diverged {at} of T = {T}: {cause}. "
         "Nothing is returned or cached; lower the learning rate 'lr' (or the initialization scale).",
         members,
         iteration,

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_int
+
 __all__ = [
     "PowerLawFit",
     "fit_power_law_ci",
@@ -85,6 +87,7 @@ def fit_power_law_ci(x, y, n_boot: int = 2000, level: float = 0.9, seed: int = 0
     ``n_boot`` resamples of the S seeds with replacement.  Fewer than two
     distinct x values with a finite y give NaN everywhere.
     """
+    n_boot = check_int("n_boot", n_boot, 1, allowed="integers >= 1 (bootstrap resamples)")
     x = np.asarray(x, float)
     y = np.asarray(y, float)
     if y.ndim == 1:
@@ -136,6 +139,7 @@ def fit_linear_ci(x, y, n_boot: int = 2000, level: float = 0.9, seed: int = 0) -
     y = np.asarray(y, float)
     if y.ndim == 1:
         y = y[:, None]
+    n_boot = check_int("n_boot", n_boot, 1, allowed="integers >= 1 (bootstrap resamples)")
     x = np.asarray(x, float)
     if x.ndim == 1:
         if x.shape[0] != y.shape[0]:

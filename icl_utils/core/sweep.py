@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -36,11 +37,22 @@ import torch
 
 from .progress import progress_bar
 
-__all__ = ["ENV", "GPU_ENV", "RETRIES_ENV", "ray_address", "connect", "gpu_fraction", "run_groups"]
+__all__ = [
+    "ENV",
+    "GPU_ENV",
+    "RETRIES_ENV",
+    "PROBE_TIMEOUT",
+    "ray_address",
+    "connect",
+    "gpu_fraction",
+    "run_groups",
+]
 
 ENV = "ICL_RAY"
 GPU_ENV = "ICL_RAY_GPU_FRACTION"
 RETRIES_ENV = "ICL_RAY_RETRIES"
+#: Seconds a cluster address has to answer as a gRPC server (Ray's GCS and client server are).
+PROBE_TIMEOUT = 5.0
 _OFF = {"", "off", "0", "false", "no", "none"}
 _LOCAL = {"auto", "local", "1", "on", "true", "yes"}
 
@@ -99,16 +111,17 @@ def connect(address: str):
     if address != "local":
         _check_reachable(address, value)
     logging.getLogger("ray").setLevel(logging.ERROR)  # Ray's start-up notices are not the chapter's output
+    if address == "local":
+        kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    else:
+        kwargs = {
+            "address": address,
+            "runtime_env": {"py_modules": [str(PACKAGE_DIR)]},
+            "log_to_driver": False,
+            "configure_logging": False,
+        }
     try:
-        if address == "local":
-            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-        else:
-            ray.init(
-                address=address,
-                runtime_env={"py_modules": [str(PACKAGE_DIR)]},
-                log_to_driver=False,
-                configure_logging=False,
-            )
+        ray.init(**kwargs)
     except Exception as err:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError ...
         raise RuntimeError(
             f"{ENV} = {value!r}: cannot start or reach Ray ({type(err).__name__}: {err}); allowed 'auto' "
@@ -117,10 +130,39 @@ def connect(address: str):
     return ray
 
 
-def _check_reachable(address: str, value: str, timeout: float = 5.0) -> None:
-    """Fail fast, naming ``ICL_RAY``, when nothing listens at a cluster address (``ray.init`` would
-    wait for minutes)."""
+#: The HTTP/2 connection preface and an empty SETTINGS frame: every gRPC server answers with a
+#: SETTINGS frame (type 0x4) of its own.
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _speaks_grpc(host: str, port: int, timeout: float) -> bool:
+    """Whether the server at host:port answers the HTTP/2 preface with a SETTINGS frame within
+    ``timeout`` seconds (Ray's GCS and its client server are gRPC servers; a web server, SSH or
+    a silent port are not)."""
     import socket
+
+    deadline = time.monotonic() + timeout
+    with socket.create_connection((host, port), timeout=timeout) as conn:
+        conn.sendall(_H2_PREFACE)
+        data = b""
+        while len(data) < 9:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            conn.settimeout(left)
+            try:
+                chunk = conn.recv(9 - len(data))
+            except OSError:  # timed out or reset
+                return False
+            if not chunk:
+                return False
+            data += chunk
+    return data[3] == 0x04
+
+
+def _check_reachable(address: str, value: str, timeout: float = PROBE_TIMEOUT) -> None:
+    """Fail fast, naming ``ICL_RAY``, when nothing listens at a cluster address, or something that
+    is not a gRPC server (``ray.init`` would wait for minutes, or for ever)."""
 
     hostport = address.split("://", 1)[-1].rstrip("/")
     host, _, port = hostport.rpartition(":")
@@ -130,12 +172,18 @@ def _check_reachable(address: str, value: str, timeout: float = 5.0) -> None:
             "'HOST:PORT' or 'ray://HOST:PORT', or 'off'"
         )
     try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
+        grpc = _speaks_grpc(host, int(port), timeout)
     except OSError as err:
         raise RuntimeError(
             f"{ENV} = {value!r}: no Ray cluster answers at {host}:{port} ({err}); start one "
             f"(ray start --head) or unset {ENV} to train in this process"
         ) from None
+    if not grpc:
+        raise RuntimeError(
+            f"{ENV} = {value!r}: the service at {host}:{port} is not a Ray cluster (it did not answer as Ray's "
+            f"gRPC server does within {timeout:g} s); use the head's GCS address (HOST:6379) or its Ray client "
+            f"address (ray://HOST:10001), or unset {ENV} to train in this process"
+        )
 
 
 def _task(train, group, device, label, threads, kwargs):

@@ -31,6 +31,7 @@ from ..core.checks import (
     largest,
 )
 from ..core.rng import make_generator
+from .config import CoTConfig
 from .data import CoTPrompts, CoTWorld, sample_cot_prompts, sample_steps
 from .model import CoTParams, forward_indexed
 
@@ -316,14 +317,21 @@ def evaluate_cot(
     """:func:`eval_errors` of trained runs (results of :func:`train_cot`), every model on its
     own draw of test prompts (the probe seed is its training seed), cached per model.
 
-    The cache key of a model is its training configuration, the test world, tasks and
-    transition matrices (their bytes) and the test parameters, so a model's entry is found
+    The cache key of a model is its training configuration, a digest of its weights, the test
+    world, tasks and transition matrices (their bytes) and the test parameters, so a model's entry is found
     again whichever ensemble it is evaluated in.  Returns ``{"cot": (E,), "icl": (E,)}``.
     """
     results = check_list("results", results, what="a non-empty list of results of train_cot")
     for r in results:
         if not isinstance(r, dict) or "weights" not in r or "config" not in r:
             raise ValueError(f"parameter 'results' holds {type(r).__name__}: allowed results of train_cot")
+        try:
+            CoTConfig(**r["config"])
+        except TypeError:
+            raise ValueError(
+                "parameter 'results' holds a run that is not Eq. 11's (its configuration is not a CoTConfig): "
+                "allowed results of train_cot"
+            ) from None
     check_instance("world", world, CoTWorld)
     cache = check_bool("cache", cache)
     test = {
@@ -333,7 +341,7 @@ def evaluate_cot(
         "l_ts": check_int("l_ts", l_ts, 1, allowed="integers >= 1"),
         "n_per_task": check_int("n_per_task", n_per_task, 1, allowed="integers >= 1"),
     }
-    keys = [{"run": r["config"], "test": test} for r in results]
+    keys = [{"run": r["config"], "test": test, "weights": _cache.weights_digest(r)} for r in results]
     hits = [_cache.load(KIND_EVAL_COT, k) if cache else None for k in keys]
     todo = [i for i, h in enumerate(hits) if h is None]
     if todo:

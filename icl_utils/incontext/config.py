@@ -20,6 +20,10 @@ from typing import ClassVar
 from ..core.checks import _fail, check_choice, check_float, check_int
 from ..core.fields import Fields
 
+#: The largest input noise std a run accepts: the patterns have unit norm, so noise 10 times their
+#: size already hides them; beyond it the inputs overflow training before the learning rate matters.
+MAX_NOISE_STD = 10.0
+
 __all__ = ["ICLConfig", "EvalConfig"]
 
 
@@ -91,7 +95,7 @@ class ICLConfig(Fields):
         c("d_Y", check_int, 1, allowed="integers >= 1")
         c("d_X", check_int, self.M1 + self.M2, allowed=f"integers >= M1 + M2 = {self.M1 + self.M2}")
         c("kappa", check_float, 0.0, 1.0, hi_open=True)
-        c("noise_std", check_float, 0.0)
+        c("noise_std", check_float, 0.0, MAX_NOISE_STD)
         c("m", check_int, 2, allowed="even integers >= 2 (half the neurons have a_i = +1/m, half -1/m)")
         if self.m % 2:
             _fail("m", self.m, "even integers >= 2 (half the neurons have a_i = +1/m, half -1/m)")

@@ -288,10 +288,11 @@ def evaluate_runs(results, tests, at: int | None = None, device=None, cache: boo
     err = np.full((len(results), len(tests)), np.nan)
     attn = np.full_like(err, np.nan)
     attn_q = np.full_like(err, np.nan)
+    digests = [_cache.weights_digest(r, at) for r in results]  # other weights: evaluated anew
     for j, test in enumerate(tests):
         todo = []
         for i, r in enumerate(results):
-            key = {"run": r["config"], "test": test.to_dict(), "at": at}
+            key = {"run": r["config"], "test": test.to_dict(), "at": at, "weights": digests[i]}
             hit = _cache.load(KIND_EVAL, key) if cache else None
             if hit is None:
                 todo.append((i, key))

@@ -542,9 +542,10 @@ def evaluate(results, tests, device=None, cache: bool = True) -> dict:
     same = np.full((len(results), len(tests), K), np.nan)
     other = np.full_like(same, np.nan)
     weights: dict = {}  # a model's weights as tensors, converted once for all its tests
+    digests = [_cache.weights_digest(r) for r in results]  # other weights: evaluated anew
     for j, test in enumerate(tests):
         for i, (r, c) in enumerate(zip(results, cfgs)):
-            key = {"run": r["config"], "test": test.to_dict()}
+            key = {"run": r["config"], "test": test.to_dict(), "weights": digests[i]}
             hit = _cache.load(KIND_EVAL, key) if cache else None
             if hit is None:
                 world, idx = eval_prompts(c.data_config(), test)

@@ -212,7 +212,16 @@ def one_sign_mask(params: Params, large: torch.Tensor, sign: float = 1.0, keep: 
     """Remove every large neuron with sign(a_i) = ``sign`` except the ``keep`` smallest of them
     (E x m booleans): the deciding experiment of chapter 3 on what carries the sign of F."""
     check_int("keep", keep, 0, allowed="integers >= 0")
-    large = torch.as_tensor(large, dtype=torch.bool, device=params.a.device)
+    check_instance("params", params, Params)
+    if sign not in (1, -1):
+        raise ValueError(f"parameter 'sign' = {sign!r} is invalid: allowed +1 or -1 (the sign of a_i)")
+    large = torch.as_tensor(large, device=params.a.device)
+    if tuple(large.shape) != tuple(params.a.shape):
+        raise ValueError(
+            f"parameter 'large' has shape {tuple(large.shape)}: allowed an (E, m) = {tuple(params.a.shape)} "
+            "mask of neurons"
+        )
+    large = large.to(torch.bool)
     mags = neuron_magnitudes(params)
     mask = torch.zeros_like(large)
     for e in range(params.E):
