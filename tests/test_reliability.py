@@ -322,3 +322,113 @@ def test_the_pinned_install_has_what_ray_client_mode_needs():
     pytest.importorskip("ray")
     import grpc  # noqa: F401 - ray[client]'s dependency
     from ray.util.client import ray as client  # noqa: F401
+
+
+# ---- more values that did nothing, or did harm, found by a sweep of 1,798 bad inputs ---------
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: ICLConfig(qkv_init=0.0), "'qkv_init'"),  # a fixed point: W_Q, W_K, W_V never move
+        (lambda: ICLConfig(o_init_std=0.0), "'o_init_std'"),
+        (lambda: ICLConfig(qkv_init=1e300), "'qkv_init'"),  # overflowed at iteration 0, blamed on lr
+        (lambda: ICLConfig(lr=1e300), "'lr'"),
+        (lambda: cot.config.CoTConfig(qk_init=0.0), "'qk_init'"),
+        (lambda: cot.config.CoTConfig(v_std=1e300), "'v_std'"),
+        (lambda: cot.config.CoTConfig(lr=1e300), "'lr'"),
+        (lambda: gpt2.GPT2RunConfig(lr=1e300), "'lr'"),
+        (lambda: gpt2.GPT2RunConfig(S1_probe=1e300), "'S1_probe'"),
+        (lambda: EvalConfig(S1=1e300), "'S1'"),
+        (lambda: EvalConfig(S1=1.0, tasks="seen"), "'tasks'"),  # was ignored
+        (lambda: EvalConfig(kappa_ood=0.1), "'kappa_ood'"),  # was ignored in domain
+        (lambda: EvalConfig(group_size=3), "'group_size'"),  # was ignored in domain
+    ],
+)
+def test_configs_reject_values_that_did_nothing_or_overflowed(make, name):
+    with pytest.raises(ValueError, match=name):
+        make()
+
+
+def test_concept_config_rejects_a_zero_attention_initialization():
+    from icl_utils.concepts import ConceptConfig
+
+    with pytest.raises(ValueError, match="'attn_init'"):
+        ConceptConfig(attn_init=0.0)
+    with pytest.raises(ValueError, match="'w_std'"):
+        ConceptConfig(w_std=1e300)
+
+
+@pytest.mark.parametrize(
+    "chapter, overrides, name",
+    [
+        ("01_in_domain", {"n_seeds": 10**12}, "'n_seeds'"),
+        ("02_out_of_domain", {"S1s": (1e300,)}, "'S1s'"),
+        ("05_gpt2", {"S1_alpha": 1e300}, "'S1_alpha'"),
+        ("03_pruning", {"S1": 1e300}, "'S1'"),
+        ("03_pruning", {"grown_factor": 1e300}, "'grown_factor'"),
+        ("05_gpt2", {"n_snapshots": 1000}, "'n_snapshots'"),
+        ("06_multi_concept", {"floor_count": 5000}, "'floor_count'"),
+        ("01_in_domain", {"record_every_speed": 1000}, "'record_every_speed'"),
+        ("02_out_of_domain", {"record_every_mech": 5000}, "'record_every_mech'"),
+    ],
+)
+def test_profiles_reject_values_the_chapter_cannot_use(chapter, overrides, name):
+    import icl_utils as icl
+
+    with pytest.raises(ValueError, match=name):
+        icl.get_profile(chapter, **overrides)
+
+
+def test_grid_rejects_repeated_values():
+    base = ICLConfig()
+    with pytest.raises(ValueError, match="'seeds'.*distinct"):
+        experiments.grid(base, [0, 0])
+    with pytest.raises(ValueError, match="'alpha'.*distinct"):
+        experiments.grid(base, [0], alpha=[0.5, 0.5])
+    assert len(experiments.grid(base, [0, 1], alpha=[0.5, 0.6])) == 4
+
+
+def test_runs_select_rejects_an_unknown_field():
+    runs = experiments.train_runs([ICLConfig(T=2, record_every=1, n_eval=8, B=2)], progress=False, cache=False)
+    with pytest.raises(ValueError, match="'alpah' is not a field of ICLConfig"):
+        runs.select(alpah=0.6)
+    assert len(runs.select(alpha=0.6)) == 1
+
+
+def test_pruning_rejects_repeated_and_boolean_indices_and_float_masks():
+    from icl_utils.incontext import model, pruning
+
+    params = model.init_params(24, 8, 0.3, 0.01, [torch.Generator().manual_seed(0)])
+    with pytest.raises(ValueError, match="'remove'.*twice"):
+        pruning.prune_rows(params, torch.tensor([[0, 0]]))
+    with pytest.raises(ValueError, match="'remove'"):
+        pruning.prune_rows(params, torch.tensor([[True, False]]))
+    assert pruning.prune_rows(params, torch.tensor([[0, 3]])).W_O.shape == (1, 6, 24)
+    terms, z = torch.ones(1, 5, 8), torch.ones(1, 5)
+    with pytest.raises(ValueError, match="'remove'.*boolean"):
+        pruning.pruned_metrics(terms, z, torch.full((1, 8), 0.5))
+
+
+def test_stats_name_their_bad_parameters():
+    from icl_utils.core import stats
+
+    x, y = np.array([1.0, 2.0, 4.0]), np.array([[1.0, 1.1], [0.5, 0.6], [0.25, 0.3]])
+    for kwargs, name in (({"level": "0.9"}, "'level'"), ({"seed": -1}, "'seed'"), ({"n_boot": 10**12}, "'n_boot'")):
+        for fit in (stats.fit_power_law_ci, stats.fit_linear_ci):
+            with pytest.raises(ValueError, match=name):
+                fit(x, y, **kwargs)
+    for kwargs, name in (({"err": -0.5}, "'err'"), ({"err": 5.0}, "'err'"), ({"err": 0.01, "digits": 2.7}, "'digits'")):
+        with pytest.raises(ValueError, match=name):
+            stats.fmt_error(**kwargs)
+    with pytest.raises(ValueError, match="'above'"):
+        stats.fmt_error(0.5, above=float("nan"))
+    assert stats.fmt_error(0.0123) == "0.012" and stats.fmt_error(0.5) == ">0.1"
+
+
+def test_evaluate_cot_rejects_a_world_of_another_size():
+    cfgs = [cot.config.CoTConfig(T=2, record_every=1, n_eval=4, B=2, l_tr=2)]
+    runs = cot.training.train_cot(cfgs, cache=False)
+    steps, A = cot.inference.eval_tasks(3, 2, 4, 0.8, True, seed=1)
+    with pytest.raises(ValueError, match="'world'.*M = 5"):
+        cot.inference.evaluate_cot(runs, cot.data.make_cot_world(5, 2, 8), steps, A, 0.8, 6, 5, cache=False)

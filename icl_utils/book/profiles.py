@@ -18,6 +18,7 @@ import math
 
 from dataclasses import dataclass, fields
 
+from ..core.checks import MAX_S1
 from ..core.checks import _article
 from ..core.checks import _fail
 from ..core.checks import _short
@@ -79,6 +80,15 @@ def _positive(name, value):
     return check_float(name, value, 0.0, lo_open=True, allowed="finite numbers > 0")
 
 
+def _s1(name, value):
+    """An OOD coefficient sum S1 (the tests accept at most MAX_S1)."""
+    return check_float(name, value, 0.0, MAX_S1, lo_open=True)
+
+
+#: The most seeds a chapter trains per sweep point (the paper profile uses 10).
+MAX_SEEDS = 1000
+
+
 def _length(name, value):
     return check_int(name, value, 1, allowed="integers >= 1")
 
@@ -92,7 +102,7 @@ class _ChapterProfile(Fields):
         if not isinstance(self.base, base_type):
             cls = base_type.__name__
             raise ValueError(f"parameter 'base' = {_short(self.base)} is invalid: allowed {_article(cls)} {cls}")
-        self._check("n_seeds", check_int, 1, allowed="integers >= 1")
+        self._check("n_seeds", check_int, 1, MAX_SEEDS, allowed=f"integers in [1, {MAX_SEEDS}]")
 
     def _check_tuples(self, **checks) -> None:
         for name, check in checks.items():
@@ -148,6 +158,8 @@ class InDomainProfile(_ChapterProfile):
         self._check_tuples(fractions=_frac, fractions_random=_frac, alphas_length=_frac, lengths=_length, alphas_speed=_frac)
         for name in ("T_length", "l_ts_length", "T_speed", "record_every_speed", "n_eval_sweep", "n_eval_speed"):
             self._check(name, _length)
+        if self.record_every_speed > self.T_speed:
+            _fail("record_every_speed", self.record_every_speed, f"at most T_speed = {self.T_speed} (it records only 0 and T)")
         self._check("target_error", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
 
 
@@ -184,9 +196,11 @@ class OODProfile(_ChapterProfile):
     def __post_init__(self):
         self._check_common(ICLConfig)
         self._check_tuples(
-            S1s=_positive, lengths=_length, alphas_test=_frac, lengths_baseline=_length, alphas_baseline=_frac
+            S1s=_s1, lengths=_length, alphas_test=_frac, lengths_baseline=_length, alphas_baseline=_frac
         )
-        self._check("S1_alpha", _positive)
+        self._check("S1_alpha", _s1)
+        if isinstance(self.record_every_mech, int) and self.record_every_mech > self.base.T:
+            _fail("record_every_mech", self.record_every_mech, f"at most base.T = {self.base.T} (it records only 0 and T)")
         for name in ("n_eval", "l_mech", "record_every_mech", "n_eval_baseline"):
             self._check(name, _length)
         self._check("target_error", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
@@ -229,8 +243,8 @@ class PruningProfile(_ChapterProfile):
             if math.floor(rate * self.base.m + 0.5) >= self.base.m:
                 _fail("rates", self.rates, f"rates that leave at least one of m = {self.base.m} neurons ({rate} removes all)")
         self._check("alpha_test", _frac)
-        self._check("S1", _positive)
-        self._check("grown_factor", check_float, 1.0, lo_open=True, allowed="finite numbers > 1")
+        self._check("S1", _s1)
+        self._check("grown_factor", check_float, 1.0, 100.0, lo_open=True, allowed="numbers in (1, 100]")
         for name in ("n_random", "l_ts", "n_eval", "n_timing", "timing_repeats"):
             self._check(name, _length)
 
@@ -347,13 +361,14 @@ class GPT2Profile(_ChapterProfile):
                     "model it is compared with share their data model (override it by name, e.g. -p alpha 0.3, "
                     "and both change)",
                 )
-        self._check_tuples(S1s=_positive, lengths=_length, alphas_test=_frac)
+        self._check_tuples(S1s=_s1, lengths=_length, alphas_test=_frac)
         too_long = [v for v in self.lengths if v + 1 > self.base.n_positions]
         if too_long:
             _fail("lengths", self.lengths, f"lengths of at most n_positions - 1 = {self.base.n_positions - 1}")
-        self._check("S1_alpha", _positive)
+        self._check("S1_alpha", _s1)
         self._check("n_eval", _length)
-        self._check("n_snapshots", check_int, 2, allowed="integers >= 2")
+        R = len(range(0, self.base.T + 1, self.base.record_every))  # the recorded iterations (about)
+        self._check("n_snapshots", check_int, 2, max(2, R), allowed=f"integers in [2, {max(2, R)}] (recorded iterations)")
         self._check("target_error", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
 
 
@@ -411,7 +426,9 @@ class ConceptProfile(_ChapterProfile):
         if not self.L_short < b.L < self.L_long:
             _fail("L_short", self.L_short, f"a length below the training L = {b.L}, with L_long above it")
         self._check("skew", check_float, 1 / b.K, 1.0, lo_open=True, hi_open=True)
-        self._check("floor_count", check_int, 1, allowed="integers >= 1")
+        self._check(
+            "floor_count", check_int, 1, self.base.n_eval, allowed=f"integers in [1, n_eval = {self.base.n_eval}]"
+        )
         self._check("eps", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
         self._check("ood_tolerance", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
         self._check("growth", check_float, 1.0, lo_open=True, allowed="finite numbers > 1")

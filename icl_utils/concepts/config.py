@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..core.checks import _fail, check_bool, check_float, check_int, check_list
+from ..core.checks import MAX_INIT, _fail, check_bool, check_float, check_int, check_list
 from ..core.fields import Fields
 
 __all__ = ["ConceptConfig", "ConceptTest", "MAX_NOISE_STD", "MAX_LR", "MAX_L"]
@@ -89,8 +89,8 @@ class ConceptConfig(Fields):
         c("m", check_int, 2, allowed="integers >= 2 (neurons of both read-out signs)")
         if self.m % 2:
             _fail("m", self.m, "even integers (half the neurons read out +1/m, half -1/m)")
-        c("attn_init", check_float, 0.0)
-        c("w_std", check_float, 0.0, lo_open=True)
+        c("attn_init", check_float, 0.0, MAX_INIT, lo_open=True)  # 0: W_Q, W_K never move
+        c("w_std", check_float, 0.0, MAX_INIT, lo_open=True)
         c("lr", check_float, 0.0, MAX_LR, lo_open=True)
         for name in ("B", "T", "record_every", "n_eval"):
             c(name, check_int, 1, allowed="integers >= 1")

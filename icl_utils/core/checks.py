@@ -31,7 +31,20 @@ __all__ = [
     "check_memory",
     "largest",
     "check_same_shape",
+    "MAX_LR",
+    "MAX_INIT",
+    "MAX_S1",
 ]
+
+#: The largest learning rate a run config accepts: far past every stable value (the book's are at
+#: most 10), so that ``lr = 1e6`` reaches the divergence check while a typo such as 1e300 is
+#: rejected with its name before anything is built.
+MAX_LR = 1e6
+#: The largest initialization scale (qkv_init, o_init_std, qk_init, v_std, attn_init, w_std): the
+#: book's are at most 0.5; a scale of 1e300 overflowed at iteration 0 and the error then blamed lr.
+MAX_INIT = 100.0
+#: The largest OOD coefficient sum S1 a test accepts (the chapters sweep up to 5; 1e300 overflows).
+MAX_S1 = 1000.0
 
 
 def _short(value, limit=80) -> str:

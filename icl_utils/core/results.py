@@ -12,6 +12,8 @@ value per (run, test), labelled by the run's fields and the test's fields.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .checks import check_list
@@ -121,6 +123,16 @@ class Runs(list):
 
     def select(self, **fields) -> Runs:
         """The runs whose configuration has the given field values (``runs.select(alpha=0.6)``)."""
+        known = (
+            {f.name for f in dataclasses.fields(self.config_type)}
+            if dataclasses.is_dataclass(self.config_type)
+            else None
+        )
+        unknown = sorted(set(fields) - known) if known is not None else []
+        if unknown:
+            raise ValueError(
+                f"parameter {unknown[0]!r} is not a field of {self.config_type.__name__}: allowed {sorted(known)}"
+            )
         return Runs([r for r in self if all(_same(r["config"].get(k), v) for k, v in fields.items())], self.config_type)
 
     def __getitem__(self, index):

@@ -25,7 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import check_int
+from .checks import check_float, check_int
+
+#: The most bootstrap resamples a fit accepts (the book uses 2000).
+MAX_BOOT = 1_000_000
 
 __all__ = [
     "PowerLawFit",
@@ -87,7 +90,9 @@ def fit_power_law_ci(x, y, n_boot: int = 2000, level: float = 0.9, seed: int = 0
     ``n_boot`` resamples of the S seeds with replacement.  Fewer than two
     distinct x values with a finite y give NaN everywhere.
     """
-    n_boot = check_int("n_boot", n_boot, 1, allowed="integers >= 1 (bootstrap resamples)")
+    n_boot = check_int("n_boot", n_boot, 1, MAX_BOOT, allowed=f"integers in [1, {MAX_BOOT}] (bootstrap resamples)")
+    level = check_float("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
+    seed = check_int("seed", seed, 0, allowed="integers >= 0")
     x = np.asarray(x, float)
     y = np.asarray(y, float)
     if y.ndim == 1:
@@ -139,7 +144,9 @@ def fit_linear_ci(x, y, n_boot: int = 2000, level: float = 0.9, seed: int = 0) -
     y = np.asarray(y, float)
     if y.ndim == 1:
         y = y[:, None]
-    n_boot = check_int("n_boot", n_boot, 1, allowed="integers >= 1 (bootstrap resamples)")
+    n_boot = check_int("n_boot", n_boot, 1, MAX_BOOT, allowed=f"integers in [1, {MAX_BOOT}] (bootstrap resamples)")
+    level = check_float("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
+    seed = check_int("seed", seed, 0, allowed="integers >= 0")
     x = np.asarray(x, float)
     if x.ndim == 1:
         if x.shape[0] != y.shape[0]:
@@ -233,6 +240,10 @@ def fmt_error(err: float, digits: int = 3, above: float = NOT_LEARNED) -> str:
     learn", and that is what is printed; the figures show the values measured.
     """
     err = float(err)
+    digits = check_int("digits", digits, 0, 12, allowed="integers in [0, 12]")
+    above = check_float("above", above, 0.0, 1.0)
     if not np.isfinite(err):
         return "nan"
-    return f">{above:g}" if err > above else f"{err:.{int(digits)}f}"
+    if not 0.0 <= err <= 1.0:
+        raise ValueError(f"parameter 'err' = {err!r} is invalid: allowed an error rate in [0, 1] (or NaN)")
+    return f">{above:g}" if err > above else f"{err:.{digits}f}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..core.checks import check_float, check_int
+from ..core.checks import MAX_INIT, MAX_LR, check_float, check_int
 from ..core.fields import Fields
 
 __all__ = ["CoTConfig", "CHUNK_COLUMNS"]
@@ -53,9 +53,9 @@ class CoTConfig(Fields):
         c("alpha", check_float, 0.0, 1.0, lo_open=True)
         for name in ("l_tr", "B", "T", "record_every", "n_eval"):
             c(name, check_int, 1, allowed="integers >= 1")
-        c("lr", check_float, 0.0, lo_open=True)
-        c("qk_init", check_float, 0.0)
-        c("v_std", check_float, 0.0)
+        c("lr", check_float, 0.0, MAX_LR, lo_open=True)
+        c("qk_init", check_float, 0.0, MAX_INIT, lo_open=True)  # 0: W_Q, W_K never move
+        c("v_std", check_float, 0.0, MAX_INIT)
 
 
 #: ... and for at most this many prompt columns per member.

@@ -341,6 +341,13 @@ def evaluate_cot(
         "l_ts": check_int("l_ts", l_ts, 1, allowed="integers >= 1"),
         "n_per_task": check_int("n_per_task", n_per_task, 1, allowed="integers >= 1"),
     }
+    for i, r in enumerate(results):  # a model reads the patterns and codes of its own world's size
+        c = CoTConfig(**r["config"])
+        if (c.M, c.K, c.d) != (world.M, world.K, world.patterns.shape[1]):
+            raise ValueError(
+                f"parameter 'world' has M = {world.M}, K = {world.K}, d = {world.patterns.shape[1]}, but run {i} was "
+                f"trained with M = {c.M}, K = {c.K}, d = {c.d}: allowed the runs' own sizes"
+            )
     keys = [{"run": r["config"], "test": test, "weights": _cache.weights_digest(r)} for r in results]
     hits = [_cache.load(KIND_EVAL_COT, k) if cache else None for k in keys]
     todo = [i for i, h in enumerate(hits) if h is None]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..core.checks import _fail, check_choice, check_float, check_int
+from ..core.checks import MAX_INIT, MAX_LR, MAX_S1, _fail, check_choice, check_float, check_int
 from ..core.fields import Fields
 
 #: The largest input noise std a run accepts: the patterns have unit norm, so noise 10 times their
@@ -99,8 +99,9 @@ class ICLConfig(Fields):
         c("m", check_int, 2, allowed="even integers >= 2 (half the neurons have a_i = +1/m, half -1/m)")
         if self.m % 2:
             _fail("m", self.m, "even integers >= 2 (half the neurons have a_i = +1/m, half -1/m)")
-        c("qkv_init", check_float, 0.0)
-        c("o_init_std", check_float, 0.0)
+        # a zero scale is a fixed point of the gradient (the weights never move): rejected too
+        c("qkv_init", check_float, 0.0, MAX_INIT, lo_open=True)
+        c("o_init_std", check_float, 0.0, MAX_INIT, lo_open=True)
         for name in ("alpha", "alpha_test"):
             v = c(name, check_float, 0.0, 1.0, lo_open=True)
             if self.M1 == 2 and v < 1.0:
@@ -111,7 +112,7 @@ class ICLConfig(Fields):
         c("task_split", check_choice, ("cyclic", "random"))
         c("B", check_int, 1, allowed="integers >= 1")
         c("T", check_int, 1, allowed="integers >= 1")
-        c("lr", check_float, 0.0, lo_open=True)
+        c("lr", check_float, 0.0, MAX_LR, lo_open=True)
         c("n_eval", check_int, 1, allowed="integers >= 1")
         c("record_every", check_int, 1, allowed="integers >= 1")
 
@@ -148,9 +149,17 @@ class EvalConfig(Fields):
         c("l_ts", check_int, 1, allowed="integers >= 1")
         c("n_eval", check_int, 1, allowed="integers >= 1")
         if self.S1 is not None:
-            c("S1", check_float, 0.0, lo_open=True, allowed="finite numbers > 0 (or None: in domain)")
+            c("S1", check_float, 0.0, MAX_S1, lo_open=True, allowed=f"numbers in (0, {MAX_S1:g}] (or None: in domain)")
         c("group_size", check_int, 1, allowed="integers >= 1")
         if self.kappa_ood is not None:
             c("kappa_ood", check_float, 0.0, 1.0, hi_open=True)
         if not isinstance(self.tasks, str) or self.tasks not in ("unseen", "seen", "all"):
             _fail("tasks", self.tasks, "'unseen', 'seen' or 'all'")
+        # fields that only one kind of test reads: set on the other, they would be ignored
+        if self.S1 is None:
+            if self.group_size != 2:
+                _fail("group_size", self.group_size, "2 for an in-domain test (S1 = None); it shapes OOD patterns only")
+            if self.kappa_ood is not None:
+                _fail("kappa_ood", self.kappa_ood, "None for an in-domain test (S1 = None); it shapes OOD inputs only")
+        elif self.tasks != "unseen":
+            _fail("tasks", self.tasks, "'unseen' for an OOD test (S1 set): OOD tasks are the ODR patterns' own")

@@ -23,7 +23,16 @@ import numpy as np
 import torch
 
 from ..core import cache as _cache
-from ..core.checks import check_bool, check_choice, check_configs, check_float, check_instance, check_int, check_list
+from ..core.checks import (
+    _short,
+    check_bool,
+    check_choice,
+    check_configs,
+    check_float,
+    check_instance,
+    check_int,
+    check_list,
+)
 from ..core.device import get_device
 from ..core.results import Evaluation, Runs
 from ..core.sgd import DivergenceError
@@ -75,6 +84,12 @@ def grid(base: ICLConfig, seeds, **sweeps) -> list[ICLConfig]:
             raise ValueError(f"unknown {type(base).__name__} parameter(s) [{name!r}]: allowed {sorted(known)}")
     names = list(sweeps)
     values = [check_list(n, sweeps[n], what="a non-empty list of values") for n in names]
+    for name, vals in [("seeds", seeds), *zip(names, values)]:  # a repeated value is one run twice
+        repeated = [v for i, v in enumerate(vals) if v in vals[:i]]
+        if repeated:
+            raise ValueError(
+                f"parameter {name!r} = {_short(vals)} is invalid: allowed distinct values ({repeated[0]!r} repeats)"
+            )
     out = []
     for point in itertools.product(*values):
         for s in seeds:

@@ -38,6 +38,8 @@ import torch.nn.functional as F
 
 from ..core import cache as _cache
 from ..core.checks import (
+    MAX_LR,
+    MAX_S1,
     _fail,
     check_bool,
     check_choice,
@@ -150,13 +152,13 @@ class GPT2RunConfig(Fields):
                 allowed=f"integers in [1, n_positions - 1 = {self.n_positions - 1}]",
             )
         c("l_min", check_int, 1, self.l_tr, allowed=f"integers in [1, l_tr = {self.l_tr}]")
-        c("lr", check_float, 0.0, lo_open=True)
+        c("lr", check_float, 0.0, MAX_LR, lo_open=True)
         c("decay", check_choice, ("cosine", "none"))
         c("B", check_int, 1, allowed="integers >= 1")
         c("T", check_int, 1, allowed="integers >= 1")
         c("n_eval", check_int, 1, allowed="integers >= 1")
         c("record_every", check_int, 1, allowed="integers >= 1")
-        c("S1_probe", check_float, 0.0, lo_open=True, allowed="finite numbers > 0")
+        c("S1_probe", check_float, 0.0, MAX_S1, lo_open=True)
         self.data_config()  # validates the data fields (M1, M2, d_X, d_Y, kappa, alpha, ...)
 
     def data_config(self) -> ICLConfig:

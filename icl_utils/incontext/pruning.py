@@ -32,7 +32,7 @@ import time
 import numpy as np
 import torch
 
-from ..core.checks import check_float, check_instance, check_int
+from ..core.checks import check_float, check_instance, check_int, check_tensor
 from .data import embed
 from .model import Params, attention, forward
 
@@ -80,11 +80,19 @@ def _check_remove(params, remove) -> None:
     """``remove`` must be an integer (E, k) tensor of row indices in [0, m)."""
     check_instance("params", params, Params)
     E, m = params.a.shape
-    if not isinstance(remove, torch.Tensor) or remove.ndim != 2 or remove.shape[0] != E or remove.is_floating_point():
+    if (
+        not isinstance(remove, torch.Tensor)
+        or remove.ndim != 2
+        or remove.shape[0] != E
+        or remove.is_floating_point()
+        or remove.dtype == torch.bool
+    ):
         shape = tuple(remove.shape) if isinstance(remove, torch.Tensor) else type(remove).__name__
         raise ValueError(f"parameter 'remove' has shape {shape}: allowed an integer (E = {E}, k) tensor of neurons")
     if remove.numel() and (int(remove.min()) < 0 or int(remove.max()) >= m):
         raise ValueError(f"parameter 'remove' holds neurons outside [0, m = {m})")
+    if remove.numel() and bool((remove.sort(-1).values.diff(dim=-1) == 0).any()):
+        raise ValueError("parameter 'remove' names a neuron twice in one member: allowed distinct neurons")
 
 
 def prune_rows(params: Params, remove: torch.Tensor) -> Params:
@@ -272,8 +280,12 @@ def pruned_metrics(terms: torch.Tensor, z: torch.Tensor, remove: torch.Tensor) -
     ``remove`` holds booleans of shape (E, m) -- the result arrays have shape (E,) -- or
     (D, E, m) for D removals scored at once (one matrix product), giving arrays (D, E).
     """
+    check_tensor("terms", terms, 3)
     E, _, m = terms.shape
-    keep = (~torch.as_tensor(remove, dtype=torch.bool, device=terms.device)).to(terms.dtype)
+    remove = torch.as_tensor(remove, device=terms.device)
+    if remove.dtype != torch.bool:
+        raise ValueError(f"parameter 'remove' has dtype {remove.dtype}: allowed a boolean mask of neurons")
+    keep = (~remove).to(terms.dtype)
     if keep.shape[-2:] != (E, m) or keep.ndim not in (2, 3):
         raise ValueError(f"parameter 'remove' has shape {tuple(keep.shape)}: allowed {(E, m)} or (D, {E}, {m})")
     if keep.ndim == 2:  # one removal: a product with inner size 1 is far slower than this
