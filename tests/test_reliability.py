@@ -432,3 +432,33 @@ def test_evaluate_cot_rejects_a_world_of_another_size():
     steps, A = cot.inference.eval_tasks(3, 2, 4, 0.8, True, seed=1)
     with pytest.raises(ValueError, match="'world'.*M = 5"):
         cot.inference.evaluate_cot(runs, cot.data.make_cot_world(5, 2, 8), steps, A, 0.8, 6, 5, cache=False)
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: experiments.train_runs([ICLConfig(d_Y=10**12)], cache=False), "'d_Y'"),
+        (lambda: experiments.train_runs([gpt2.GPT2RunConfig(n_layer=10**12)], cache=False), "'n_layer'"),
+        (lambda: experiments.train_runs([gpt2.GPT2RunConfig(n_positions=10**12)], cache=False), "'n_positions'"),
+    ],
+)
+def test_a_run_too_large_for_memory_names_the_field_that_makes_it_so(make, name):
+    with pytest.raises(ValueError, match=name + ".*fit in memory"):
+        make()
+
+
+def test_multi_concept_run_too_large_names_m():
+    from icl_utils.concepts import ConceptConfig
+    from icl_utils.concepts import experiments as cX
+
+    with pytest.raises(ValueError, match="'m'.*fit in memory"):
+        cX.train_concepts([ConceptConfig(m=10**12)], cache=False)
+
+
+def test_baselines_reject_another_trainers_results_before_any_job():
+    runs = cot.training.train_cot([cot.config.CoTConfig(T=2, record_every=1, n_eval=4, B=2, l_tr=2)], cache=False)
+    with pytest.raises(ValueError, match="'results'.*ICLConfig"):
+        experiments.baseline_errors(runs, EvalConfig(n_eval=20, l_ts=5), cache=False)
+    one = experiments.train_runs([ICLConfig(T=2, record_every=1, n_eval=8, B=2)], progress=False, cache=False)
+    with pytest.raises(ValueError, match="'learners'.*distinct"):
+        experiments.baseline_errors(one, EvalConfig(n_eval=20, l_ts=5), learners=["1nn", "1nn"], cache=False)

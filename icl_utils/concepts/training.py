@@ -120,7 +120,8 @@ def check_run_size(configs, snapshots: bool) -> None:
             ("T", c.T, 8 * E * (c.T + 20 * R + snap)),
             largest(8 * E * c.n_eval * (c.L + 1) * (Dm + 4) * 3, n_eval=c.n_eval, L=c.L),
             ("B", c.B, 8 * E * chunk * (c.L + 1) * (Dm + 4) * 3),
-            ("d", c.d, 8 * E * 6 * (2 * Dm * Dm + c.m * Dm)),
+            ("d", c.d, 8 * E * 6 * 2 * Dm * Dm),
+            ("m", c.m, 8 * E * 6 * c.m * Dm),
         ],
         f"an ensemble of {E} run(s) (T = {c.T}, n_eval = {c.n_eval}, B = {c.B}, L = {c.L}, d = {c.d})",
     )

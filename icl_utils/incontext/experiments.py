@@ -335,9 +335,19 @@ def baseline_errors(results, test: EvalConfig, learners=None, cache: bool = True
     results = _check_results(results)
     check_instance("test", test, EvalConfig)
     cache = check_bool("cache", cache)
+    for i, r in enumerate(results):  # before any job starts: the baselines read Part I prompts
+        try:
+            ICLConfig(**r["config"])
+        except TypeError:
+            raise ValueError(
+                f"parameter 'results' holds at {i} a run that is not Eq. 7's (its configuration is not an ICLConfig): "
+                "allowed results of train_runs for the one-layer model"
+            ) from None
     learners = list(LEARNERS) if learners is None else list(check_list("learners", learners))
     for name in learners:
         make_learner(name)  # validates
+    if len(set(learners)) != len(learners):
+        raise ValueError(f"parameter 'learners' = {learners} is invalid: allowed distinct learner names")
     # joblib's count honours CPU affinity and container limits
     n_jobs = check_int("n_jobs", n_jobs, 1, allowed="integers >= 1") if n_jobs is not None else joblib.cpu_count()
     out = {name: np.full(len(results), np.nan) for name in learners}

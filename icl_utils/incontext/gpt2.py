@@ -391,9 +391,12 @@ def check_run_size(configs) -> None:
     check_memory(
         [
             ("T", c.T, 8 * E * (c.T + R * (8 + 4 * c.n_layer * (1 + 12 * D)))),
-            largest(E * c.n_layer * CHUNK_STEPS * c.B * L * per_token // CHUNK_STEPS, B=c.B, l_tr=c.l_tr),
-            largest(E * c.n_layer * c.n_eval * L * per_token, n_eval=c.n_eval, l_ts=c.l_ts),
-            ("n_embd", c.n_embd, 8 * E * 4 * c.n_layer * 13 * D * D),
+            largest(
+                E * c.n_layer * CHUNK_STEPS * c.B * L * per_token // CHUNK_STEPS, B=c.B, l_tr=c.l_tr, n_layer=c.n_layer
+            ),
+            largest(E * c.n_layer * c.n_eval * L * per_token, n_eval=c.n_eval, l_ts=c.l_ts, n_layer=c.n_layer),
+            largest(8 * E * 4 * c.n_layer * 13 * D * D, n_embd=c.n_embd, n_layer=c.n_layer),
+            ("n_positions", c.n_positions, 8 * E * 4 * c.n_positions * D),  # the position embedding
         ],
         f"an ensemble of {E} GPT-2 run(s) (T = {c.T}, n_eval = {c.n_eval}, B = {c.B})",
     )

@@ -141,7 +141,7 @@ def check_run_size(configs, snapshots: bool = False) -> None:
             ("T", c.T, 3 * 8 * E * (c.T + R * per_record) + 100 * R),
             largest(eval_bytes, n_eval=c.n_eval, l_ts=c.l_ts),
             largest(chunk_bytes, B=c.B, l_tr=c.l_tr),
-            ("d_X", c.d_X, 8 * E * (2 * c.d_X * c.d_X + 3 * 3 * c.d * c.d)),
+            largest(8 * E * (2 * c.d_X * c.d_X + 3 * 3 * c.d * c.d), d_X=c.d_X, d_Y=c.d_Y),
             ("m", c.m, 8 * E * 3 * c.m * c.d),
         ],
         f"an ensemble of {E} run(s) (T = {c.T}, record_every = {c.record_every}, n_eval = {c.n_eval}, B = {c.B})",
