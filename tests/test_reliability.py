@@ -462,3 +462,22 @@ def test_baselines_reject_another_trainers_results_before_any_job():
     one = experiments.train_runs([ICLConfig(T=2, record_every=1, n_eval=8, B=2)], progress=False, cache=False)
     with pytest.raises(ValueError, match="'learners'.*distinct"):
         experiments.baseline_errors(one, EvalConfig(n_eval=20, l_ts=5), learners=["1nn", "1nn"], cache=False)
+
+
+@pytest.mark.parametrize(
+    "chapter, field",
+    [
+        ("01_in_domain", "T_length"),
+        ("02_out_of_domain", "n_eval"),
+        ("03_pruning", "n_timing"),
+        ("04_cot_vs_icl", "M_contrast"),
+        ("04_cot_vs_icl", "n_per_task"),
+        ("05_gpt2", "n_eval"),
+    ],
+)
+def test_profile_counts_beyond_any_use_are_rejected_by_the_profile(chapter, field):
+    """10**12 prompts or steps used to pass the profile and fail later, naming a run-config field."""
+    import icl_utils as icl
+
+    with pytest.raises(ValueError, match=f"'{field}'"):
+        icl.get_profile(chapter, **{field: 10**12})

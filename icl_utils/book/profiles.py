@@ -89,8 +89,13 @@ def _s1(name, value):
 MAX_SEEDS = 1000
 
 
+#: The largest count a profile accepts for a length, a number of prompts, steps or repeats: the
+#: paper profile's largest is 20000 (timing prompts); 10**12 would only fail later, in memory.
+MAX_COUNT = 1_000_000
+
+
 def _length(name, value):
-    return check_int(name, value, 1, allowed="integers >= 1")
+    return check_int(name, value, 1, MAX_COUNT, allowed=f"integers in [1, {MAX_COUNT}]")
 
 
 class _ChapterProfile(Fields):
@@ -303,7 +308,7 @@ class CoTProfile(_ChapterProfile):
             )
         if self.alpha_main not in self.alphas_train:
             raise ValueError(f"parameter 'alpha_main' = {self.alpha_main} is invalid: allowed one of alphas_train")
-        self._check("M_contrast", check_int, M + 1, allowed=f"integers > M = {M}")
+        self._check("M_contrast", check_int, M + 1, 4096, allowed=f"integers in (M = {M}, 4096]")
         if not 1 / self.M_contrast < self.alpha_below < 1 / M:
             between = f"a value between 1/M_contrast = {1 / self.M_contrast:.3g} and 1/M = {1 / M:.3g}"
             _fail("alpha_below", self.alpha_below, between)
@@ -431,7 +436,7 @@ class ConceptProfile(_ChapterProfile):
         )
         self._check("eps", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
         self._check("ood_tolerance", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
-        self._check("growth", check_float, 1.0, lo_open=True, allowed="finite numbers > 1")
+        self._check("growth", check_float, 1.0, 1e6, lo_open=True, allowed="numbers in (1, 1e6]")
 
 
 #: The paper profile: per chapter, every field that differs from the quick defaults, as
