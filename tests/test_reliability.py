@@ -481,3 +481,31 @@ def test_profile_counts_beyond_any_use_are_rejected_by_the_profile(chapter, fiel
 
     with pytest.raises(ValueError, match=f"'{field}'"):
         icl.get_profile(chapter, **{field: 10**12})
+
+
+def test_n_snapshots_counts_the_last_iteration_recorded_off_the_grid():
+    import icl_utils as icl
+
+    # T = 100, record_every = 30: iterations 0, 30, 60, 90 and 100 are recorded
+    assert icl.get_profile("05_gpt2", T=100, record_every=30, n_snapshots=5).n_snapshots == 5
+    with pytest.raises(ValueError, match="'n_snapshots'"):
+        icl.get_profile("05_gpt2", T=100, record_every=30, n_snapshots=6)
+
+
+def test_a_none_one_layer_keeps_the_shared_data_in_step():
+    import icl_utils as icl
+
+    prof = icl.get_profile("05_gpt2", alpha=0.3, one_layer=None)  # None: the profile's value, as elsewhere
+    assert prof.one_layer.alpha == 0.3
+
+
+def test_a_finite_explosion_then_an_overflow_in_one_chunk_reads_as_an_explosion():
+    T = 10
+    losses = np.ones((T, 1))
+    losses[3, 0] = 2 * EXPLOSION_FACTOR
+    losses[4:, 0] = np.inf
+    with pytest.raises(DivergenceError, match="at iteration 3 of T = 10: a loss grew beyond"):
+        scripted_loop(losses, T)
+    losses[3, 0] = np.nan
+    with pytest.raises(DivergenceError, match="at iteration 3 of T = 10: non-finite loss"):
+        scripted_loop(losses, T)

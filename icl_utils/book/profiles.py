@@ -27,6 +27,7 @@ from ..core.checks import check_float
 from ..core.checks import check_int
 from ..core.checks import check_list
 from ..core.fields import Fields
+from ..core.sgd import record_iterations
 from ..concepts.config import ConceptConfig
 from ..cot.config import CoTConfig
 from ..incontext.config import ICLConfig
@@ -372,7 +373,7 @@ class GPT2Profile(_ChapterProfile):
             _fail("lengths", self.lengths, f"lengths of at most n_positions - 1 = {self.base.n_positions - 1}")
         self._check("S1_alpha", _s1)
         self._check("n_eval", _length)
-        R = len(range(0, self.base.T + 1, self.base.record_every))  # the recorded iterations (about)
+        R = len(record_iterations(self.base.T, self.base.record_every))  # the recorded iterations
         self._check("n_snapshots", check_int, 2, max(2, R), allowed=f"integers in [2, {max(2, R)}] (recorded iterations)")
         self._check("target_error", check_float, 0.0, 0.5, lo_open=True, hi_open=True)
 
@@ -556,7 +557,7 @@ def get_profile(chapter: str, profile: str = "quick", **overrides):
     if base_changes:
         values["base"] = values.get("base", base).replace(**base_changes)
         shared = {k: v for k, v in base_changes.items() if k in GPT2_SHARED_DATA}
-        if cls is GPT2Profile and shared and "one_layer" not in overrides:
+        if cls is GPT2Profile and shared and overrides.get("one_layer") is None:
             values["one_layer"] = values.get("one_layer", _default(cls, "one_layer")).replace(**shared)
     return cls(name=profile, **values)
 

@@ -77,11 +77,11 @@ def _check_finite(weights, hist, lo: int, hi: int, T: int, labels) -> None:
             return
         members = bad.nonzero().flatten().tolist()
         rows = loss_bad.any(1).nonzero().flatten()
-        finite = bool(torch.isfinite(chunk[:, members]).all()) and all(
-            bool(torch.isfinite(w[members]).all()) for w in weights
-        )
+        # the first bad iteration's cause: a finite loss past the bound, or a non-finite loss
+        row = chunk[int(rows[0]), members] if rows.numel() else None
+        finite = row is not None and bool(torch.isfinite(row).all())
         first = hist[0, members].tolist()
-        worst = chunk[:, members].abs().amax(0).tolist() if finite else None
+        worst = row.abs().tolist() if finite else None
     if rows.numel():
         iteration, what = lo + int(rows[0]), "loss"
     else:
