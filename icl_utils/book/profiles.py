@@ -23,6 +23,7 @@ from ..core.checks import _article
 from ..core.checks import _fail
 from ..core.checks import _short
 from ..core.checks import check_choice
+from ..core.checks import check_distinct
 from ..core.checks import check_float
 from ..core.checks import check_int
 from ..core.checks import check_list
@@ -58,13 +59,7 @@ PAPER_REFERENCE_RUN = ICLConfig(T=1500, n_eval=4000, record_every=10)
 def _tuple_of(name, values, check):
     """A non-empty sweep of distinct values, every element validated (and converted) by ``check``
     (a repeated value would be one sweep point twice, which the chapters' tables cannot tell apart)."""
-    out = check_list(name, values, check)
-    seen = set()
-    for v in out:
-        if v in seen:
-            _fail(name, values, f"distinct values ({v!r} appears more than once)")
-        seen.add(v)
-    return out
+    return check_distinct(name, check_list(name, values, check))
 
 
 def _frac(name, value):

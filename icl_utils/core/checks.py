@@ -31,6 +31,8 @@ __all__ = [
     "check_memory",
     "largest",
     "check_same_shape",
+    "check_distinct",
+    "check_run_configs",
     "MAX_LR",
     "MAX_INIT",
     "MAX_S1",
@@ -250,3 +252,29 @@ def check_same_shape(name, t, ref) -> None:
         ok = False
     if not ok:
         raise ValueError(f"parameter {name!r} has shape {tuple(t.shape)}: allowed the shape {tuple(ref.shape)}")
+
+
+def check_distinct(name, values):
+    """``values`` (a validated sequence) must hold no value twice: a repeated sweep value, seed or
+    learner is one computation twice, which tables and figures cannot tell apart."""
+    seen = []
+    for v in values:
+        if v in seen:
+            _fail(name, values, f"distinct values ({v!r} appears more than once)")
+        seen.append(v)
+    return values
+
+
+def check_run_configs(results, config_type, trainer: str) -> list:
+    """The configurations of trained runs, as ``config_type`` objects; a run another trainer made
+    (its configuration has fields ``config_type`` lacks) is rejected, naming ``results``."""
+    out = []
+    for i, r in enumerate(results):
+        try:
+            out.append(config_type(**r["config"]))
+        except TypeError:
+            raise ValueError(
+                f"parameter 'results' holds at {i} a run whose configuration is not {_article(config_type.__name__)} "
+                f"{config_type.__name__}: allowed results of {trainer}"
+            ) from None
+    return out

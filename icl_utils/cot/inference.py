@@ -27,6 +27,7 @@ from ..core.checks import (
     check_int,
     check_list,
     check_memory,
+    check_run_configs,
     check_tensor,
     largest,
 )
@@ -325,13 +326,7 @@ def evaluate_cot(
     for r in results:
         if not isinstance(r, dict) or "weights" not in r or "config" not in r:
             raise ValueError(f"parameter 'results' holds {type(r).__name__}: allowed results of train_cot")
-        try:
-            CoTConfig(**r["config"])
-        except TypeError:
-            raise ValueError(
-                "parameter 'results' holds a run that is not Eq. 11's (its configuration is not a CoTConfig): "
-                "allowed results of train_cot"
-            ) from None
+    configs = check_run_configs(results, CoTConfig, "train_cot")
     check_instance("world", world, CoTWorld)
     cache = check_bool("cache", cache)
     test = {
@@ -341,8 +336,7 @@ def evaluate_cot(
         "l_ts": check_int("l_ts", l_ts, 1, allowed="integers >= 1"),
         "n_per_task": check_int("n_per_task", n_per_task, 1, allowed="integers >= 1"),
     }
-    for i, r in enumerate(results):  # a model reads the patterns and codes of its own world's size
-        c = CoTConfig(**r["config"])
+    for i, c in enumerate(configs):  # a model reads the patterns and codes of its own world's size
         if (c.M, c.K, c.d) != (world.M, world.K, world.patterns.shape[1]):
             raise ValueError(
                 f"parameter 'world' has M = {world.M}, K = {world.K}, d = {world.patterns.shape[1]}, but run {i} was "

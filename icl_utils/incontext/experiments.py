@@ -24,14 +24,15 @@ import torch
 
 from ..core import cache as _cache
 from ..core.checks import (
-    _short,
     check_bool,
     check_choice,
     check_configs,
+    check_distinct,
     check_float,
     check_instance,
     check_int,
     check_list,
+    check_run_configs,
 )
 from ..core.device import get_device
 from ..core.results import Evaluation, Runs
@@ -85,11 +86,7 @@ def grid(base: ICLConfig, seeds, **sweeps) -> list[ICLConfig]:
     names = list(sweeps)
     values = [check_list(n, sweeps[n], what="a non-empty list of values") for n in names]
     for name, vals in [("seeds", seeds), *zip(names, values)]:  # a repeated value is one run twice
-        repeated = [v for i, v in enumerate(vals) if v in vals[:i]]
-        if repeated:
-            raise ValueError(
-                f"parameter {name!r} = {_short(vals)} is invalid: allowed distinct values ({repeated[0]!r} repeats)"
-            )
+        check_distinct(name, vals)
     out = []
     for point in itertools.product(*values):
         for s in seeds:
@@ -335,19 +332,13 @@ def baseline_errors(results, test: EvalConfig, learners=None, cache: bool = True
     results = _check_results(results)
     check_instance("test", test, EvalConfig)
     cache = check_bool("cache", cache)
-    for i, r in enumerate(results):  # before any job starts: the baselines read Part I prompts
-        try:
-            ICLConfig(**r["config"])
-        except TypeError:
-            raise ValueError(
-                f"parameter 'results' holds at {i} a run that is not Eq. 7's (its configuration is not an ICLConfig): "
-                "allowed results of train_runs for the one-layer model"
-            ) from None
-    learners = list(LEARNERS) if learners is None else list(check_list("learners", learners))
+    # before any job starts: the baselines read Part I prompts
+    check_run_configs(results, ICLConfig, "train_runs for the one-layer model")
+    learners = (
+        list(LEARNERS) if learners is None else check_distinct("learners", list(check_list("learners", learners)))
+    )
     for name in learners:
         make_learner(name)  # validates
-    if len(set(learners)) != len(learners):
-        raise ValueError(f"parameter 'learners' = {learners} is invalid: allowed distinct learner names")
     # joblib's count honours CPU affinity and container limits
     n_jobs = check_int("n_jobs", n_jobs, 1, allowed="integers >= 1") if n_jobs is not None else joblib.cpu_count()
     out = {name: np.full(len(results), np.nan) for name in learners}
